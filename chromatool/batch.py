@@ -1,0 +1,49 @@
+"""Running one function over many files: in parallel processes, reporting through a callback.
+
+The library draws nothing: ``on_done(index, result_or_error)`` is called in the caller's process
+as each item finishes, so the CLI can advance a progress bar.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Callable, Sequence
+
+from .errors import ChromatoolError, ParameterError
+
+Callback = Callable[[int, Any], None]
+
+
+def map_items(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
+              on_done: Callback | None = None) -> list[Any]:
+    """Apply ``fn`` to each item; return results in order, with a ``ChromatoolError`` in place
+    of each item that failed with one (other exceptions propagate: they are bugs)."""
+    if jobs < 1:
+        raise ParameterError(f"--jobs must be at least 1, got {jobs}")
+    results: list[Any] = [None] * len(items)
+    if jobs == 1 or len(items) <= 1:
+        for i, item in enumerate(items):
+            try:
+                results[i] = fn(item)
+            except ChromatoolError as exc:
+                results[i] = exc
+            if on_done:
+                on_done(i, results[i])
+        return results
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=ctx) as pool:
+        futures = {pool.submit(_guarded, fn, item): i for i, item in enumerate(items)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            results[i] = fut.result()
+            if on_done:
+                on_done(i, results[i])
+    return results
+
+
+def _guarded(fn: Callable[..., Any], item: Any) -> Any:
+    try:
+        return fn(item)
+    except ChromatoolError as exc:
+        return exc

@@ -1,0 +1,61 @@
+"""Every default of chromatool, defined once and derived from a few base values.
+
+The CLI, the core functions and the tests read these names; nothing else writes the numbers.
+"""
+
+from __future__ import annotations
+
+#: Analysis sample rate (Hz); all audio is resampled to it.
+SAMPLE_RATE: int = 22050
+#: Feature rate (frames per second) of every feature chromatool returns by default.
+FEATURE_RATE: float = 25.0
+
+#: HCQT of Bittner et al. / Zalkow & Müller: harmonics, resolution, range.
+HCQT_HARMONICS: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
+BINS_PER_SEMITONE: int = 3
+BINS_PER_OCTAVE: int = 12 * BINS_PER_SEMITONE
+N_OCTAVES: int = 6
+N_BINS: int = N_OCTAVES * BINS_PER_OCTAVE  # 216
+#: MIDI pitch of the lowest HCQT bin (C1).
+MIDI_MIN: int = 24
+FMIN: float = 440.0 * 2.0 ** ((MIDI_MIN - 69) / 12.0)  # 32.70 Hz
+#: dB range of the log-HCQT (values mapped to dB / DB_RANGE + 1, floored at 0).
+DB_RANGE: float = 80.0
+
+#: Chroma: number of pitch classes.
+N_CHROMA: int = 12
+#: CENS smoothing window (frames at the feature rate) and downsampling (1 = keep the rate).
+CENS_WINDOW: int = 41
+
+#: Feature kinds ``features`` can compute.
+FEATURE_KINDS: tuple[str, ...] = ("hcqt", "cqt", "chroma", "cens", "stft-chroma")
+DEFAULT_FEATURE_KIND: str = "chroma"
+
+#: Subsequence DTW of Zalkow & Müller §4.2: steps (query, document) and their weights.
+DTW_STEP_SIZES: tuple[tuple[int, int], ...] = ((2, 1), (1, 2), (1, 1))
+DTW_STEP_WEIGHTS: tuple[float, ...] = (2.0, 1.0, 1.0)
+
+#: Retrieval defaults.
+RETRIEVE_TOP_K: int = 10
+RETRIEVE_FEATURES: str = "chroma"
+
+#: Output formats for arrays.
+ARRAY_FORMATS: tuple[str, ...] = ("npy", "npz")
+
+#: Devices.
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+
+
+def hop_length(sample_rate: int = SAMPLE_RATE, feature_rate: float = FEATURE_RATE) -> int:
+    """Hop in samples for a feature rate; raises if the rate does not divide the sample rate."""
+    from .errors import ParameterError
+
+    if feature_rate <= 0:
+        raise ParameterError(f"feature rate must be positive, got {feature_rate}")
+    hop = sample_rate / feature_rate
+    if abs(hop - round(hop)) > 1e-6:
+        raise ParameterError(
+            f"feature rate {feature_rate} Hz gives a non-integer hop at {sample_rate} Hz "
+            f"({hop:.3f} samples); choose a rate that divides {sample_rate}"
+        )
+    return int(round(hop))

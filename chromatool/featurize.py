@@ -1,0 +1,98 @@
+"""Features of audio files: read → compute → write, for one file or a batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import defaults as D
+from .audio import AUDIO_EXTENSIONS, load_audio
+from .batch import Callback, map_items
+from .errors import ChromatoolError, ParameterError
+from .features import Engine, Features, compute
+from .io import check_writable, collect_files, mirrored_output, save_array
+
+
+def engine_for(device: str) -> Engine | None:
+    """The CQT engine for a resolved device ("cpu" → numpy, "cuda" → torch)."""
+    if device == "cpu":
+        return None
+    from .hcqt_torch import TorchEngine
+
+    return TorchEngine(device)
+
+
+def audio_features(path: str | Path, *, kind: str = D.DEFAULT_FEATURE_KIND,
+                   feature_rate: float = D.FEATURE_RATE, device: str = "cpu") -> Features:
+    """Features of one audio file (``device`` already resolved)."""
+    y = load_audio(path)
+    f = compute(kind, y, sr=D.SAMPLE_RATE, feature_rate=feature_rate, engine=engine_for(device))
+    return Features(f.data, f.feature_rate, f.kind, {**f.params, "source": str(path)})
+
+
+@dataclass(frozen=True)
+class FeatureTask:
+    source: Path
+    output: Path
+    kind: str
+    feature_rate: float
+    device: str
+    fmt: str
+    overwrite: bool
+
+    def __call__(self) -> list[Path]:
+        f = audio_features(self.source, kind=self.kind, feature_rate=self.feature_rate,
+                           device=self.device)
+        return save_array(self.output, f.data, f.metadata(), overwrite=self.overwrite,
+                          fmt=self.fmt)
+
+
+def _run_task(task: FeatureTask) -> list[Path]:
+    return task()
+
+
+@dataclass
+class BatchReport:
+    written: list[Path]
+    failures: list[tuple[Path, str]]
+
+
+def plan_feature_tasks(inputs: list[str | Path], output: str | Path, *, kind: str,
+                       feature_rate: float, device: str, fmt: str,
+                       overwrite: bool) -> list[FeatureTask]:
+    """One task per audio file. A single file with an output that is not a folder writes there;
+    otherwise ``output`` is a folder and the outputs mirror the inputs' names."""
+    if kind not in D.FEATURE_KINDS:
+        raise ParameterError(f"unknown feature kind {kind!r}; choose one of {', '.join(D.FEATURE_KINDS)}")
+    if fmt not in D.ARRAY_FORMATS:
+        raise ParameterError(f"unknown format {fmt!r}; choose one of {', '.join(D.ARRAY_FORMATS)}")
+    D.hop_length(D.SAMPLE_RATE, feature_rate)
+    files = collect_files(inputs, AUDIO_EXTENSIONS)
+    if not files:
+        raise ChromatoolError("no audio files found in " + ", ".join(str(p) for p in inputs))
+    out = Path(output)
+    single = (len(inputs) == 1 and len(files) == 1 and files[0][0] == files[0][1]
+              and not out.is_dir() and not str(output).endswith(("/", "\\")))
+    tasks = []
+    for path, root in files:
+        dest = out if single else mirrored_output(path, root, out, f".{fmt}")
+        tasks.append(FeatureTask(path, dest, kind, feature_rate, device, fmt, overwrite))
+    if not overwrite:
+        for t in tasks:  # refuse before any work is done
+            check_writable(t.output, overwrite=False)
+    return tasks
+
+
+def run_feature_tasks(tasks: list[FeatureTask], *, jobs: int = 1,
+                      on_done: Callback | None = None) -> BatchReport:
+    """Run the tasks (in ``jobs`` processes on the CPU); failures are collected, not raised."""
+    if any(t.device != "cpu" for t in tasks):
+        jobs = 1  # the GPU is driven from this process
+    results = map_items(_run_task, tasks, jobs=jobs, on_done=on_done)
+    report = BatchReport([], [])
+    for t, r in zip(tasks, results):
+        if isinstance(r, ChromatoolError):
+            report.failures.append((t.source, str(r)))
+        else:
+            report.written.extend(r)
+    return report

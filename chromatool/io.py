@@ -1,0 +1,131 @@
+"""Writing outputs: atomic, never overwriting unless asked, every array with its feature rate.
+
+A ``.npy`` output gets a sidecar ``.json`` (same stem) with the feature rate and parameters; a
+``.npz`` holds the array as ``data`` plus ``feature_rate`` and the metadata as a JSON string.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import OutputError, ParameterError
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def check_writable(path: str | os.PathLike, *, overwrite: bool) -> Path:
+    """Raise if ``path`` exists and ``overwrite`` is false; create its folder."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path}: exists; pass --overwrite to replace it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path.parent}: cannot create folder ({exc.strerror})") from exc
+    return path
+
+
+def atomic_write(path: str | os.PathLike, write, *, mode: str = "wb") -> None:
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str, *, overwrite: bool) -> Path:
+    path = check_writable(path, overwrite=overwrite)
+    atomic_write(path, lambda f: f.write(text), mode="w")
+    return path
+
+
+def save_array(path: str | os.PathLike, data: np.ndarray, metadata: dict[str, Any], *,
+               overwrite: bool = False, fmt: str | None = None) -> list[Path]:
+    """Save an array with its metadata (which must hold ``feature_rate``).
+
+    ``fmt`` is "npy" or "npz"; by default taken from the extension (``.npz`` → npz, else npy).
+    Returns the paths written.
+    """
+    if "feature_rate" not in metadata:
+        raise ParameterError("metadata must hold the feature rate")
+    path = Path(path)
+    fmt = fmt or ("npz" if path.suffix.lower() == ".npz" else "npy")
+    if fmt not in ("npy", "npz"):
+        raise ParameterError(f"unknown array format {fmt!r}; choose npy or npz")
+    if path.suffix.lower() not in (".npy", ".npz"):
+        path = path.with_name(f"{path.name}.{fmt}")
+    elif path.suffix.lower() != f".{fmt}":
+        path = path.with_suffix(f".{fmt}")
+    meta_json = json.dumps(metadata, indent=2, sort_keys=True)
+    if fmt == "npz":
+        check_writable(path, overwrite=overwrite)
+        atomic_write(path, lambda f: np.savez(f, data=data,
+                                                 feature_rate=np.float64(metadata["feature_rate"]),
+                                                 metadata=np.array(meta_json)))
+        return [path]
+    side = sidecar_path(path)
+    check_writable(path, overwrite=overwrite)
+    check_writable(side, overwrite=overwrite)
+    atomic_write(path, lambda f: np.save(f, data))
+    atomic_write(side, lambda f: f.write(meta_json + "\n"), mode="w")
+    return [path, side]
+
+
+def load_array(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
+    """Load an array written by :func:`save_array` with its metadata."""
+    path = Path(path)
+    if not path.exists():
+        raise OutputError(f"{path}: no such file")
+    if path.suffix.lower() == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            return z["data"], json.loads(str(z["metadata"]))
+    data = np.load(path, allow_pickle=False)
+    side = sidecar_path(path)
+    meta = json.loads(side.read_text()) if side.exists() else {}
+    return data, meta
+
+
+def collect_files(paths: Iterable[str | os.PathLike], extensions: tuple[str, ...], *,
+                  what: str = "input") -> list[tuple[Path, Path]]:
+    """Files named directly, and files with one of ``extensions`` found recursively in folders.
+
+    Returns (file, root) pairs, where root is the folder the file was found under (or the file
+    itself when named directly), so outputs can mirror the input tree.
+    """
+    from .errors import ChromatoolError
+
+    out: list[tuple[Path, Path]] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*")
+                           if f.is_file() and f.suffix.lower() in extensions
+                           and not f.name.startswith("."))
+            out.extend((f, p) for f in found)
+        elif p.exists():
+            out.append((p, p))
+        else:
+            raise ChromatoolError(f"{p}: no such file or folder")
+    return out
+
+
+def mirrored_output(path: Path, root: Path, out_dir: Path, suffix: str) -> Path:
+    """``out_dir / (path relative to root)`` with ``suffix``; a file named directly keeps its name."""
+    rel = Path(path.name) if root == path else path.relative_to(root)
+    return out_dir / rel.with_suffix(suffix)
