@@ -328,17 +328,19 @@ def cqt(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEATU
 
 
 def fold_to_chroma(C: np.ndarray, *, bins_per_octave: int = D.BINS_PER_OCTAVE,
-                   midi_min: int = D.MIDI_MIN) -> np.ndarray:
+                   midi_min: int = D.MIDI_MIN, centered: bool = True) -> np.ndarray:
     """Sum pitch bins (axis -2, bin 0 at MIDI ``midi_min``) into 12 pitch classes (C first).
 
-    With ``bins_per_octave = 36`` chroma c holds bins 3c, 3c+1, 3c+2 of every octave above C
-    (the fixed pooling of Zalkow & Müller), i.e. the bin of the semitone and the two above it.
+    ``centered``: each pitch class takes the bins within half a semitone of its pitch (for
+    36 bins per octave: bins 3c-1, 3c, 3c+1). Otherwise chroma c sums bins 3c, 3c+1, 3c+2 —
+    the fixed pooling of Zalkow & Müller's network.
     """
     per_semi = bins_per_octave // D.N_CHROMA
     if per_semi * D.N_CHROMA != bins_per_octave:
         raise ParameterError(f"bins_per_octave={bins_per_octave} is not a multiple of 12")
     n_bins = C.shape[-2]
-    pc = ((np.arange(n_bins) // per_semi) + midi_min) % D.N_CHROMA
+    shift = per_semi // 2 if centered else 0
+    pc = (((np.arange(n_bins) + shift) // per_semi) + midi_min) % D.N_CHROMA
     out = np.zeros(C.shape[:-2] + (D.N_CHROMA, C.shape[-1]), dtype=np.float32)
     for c in range(D.N_CHROMA):
         out[..., c, :] = C[..., pc == c, :].sum(axis=-2)

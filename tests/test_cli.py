@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from chromatool import defaults as D
+from chromatool.cli import app, features_cmd
+
+from conftest import REAL, SR, need, tone
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_help_lists_working_commands():
+    r = invoke("--help")
+    assert r.exit_code == 0
+    assert "features" in r.output
+
+
+def test_version():
+    r = invoke("--version")
+    assert r.exit_code == 0 and r.output.startswith("chromatool ")
+
+
+def test_cli_defaults_are_the_librarys():
+    params = inspect.signature(features_cmd).parameters
+    assert params["feature_rate"].default == D.FEATURE_RATE
+    assert params["kind"].default == D.DEFAULT_FEATURE_KIND
+
+
+@pytest.fixture
+def wav(tmp_path):
+    p = tmp_path / "in" / "a.wav"
+    p.parent.mkdir()
+    sf.write(p, tone([60, 64, 67], seconds=2, harmonics=4), SR)
+    return p
+
+
+def test_features_single_file(tmp_path, wav):
+    out = tmp_path / "c.npy"
+    r = invoke("features", wav, "-o", out, "--kind", "chroma", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    data = np.load(out)
+    assert data.shape == (12, 1 + 2 * SR // D.hop_length())
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["feature_rate"] == D.FEATURE_RATE and meta["kind"] == "chroma"
+    # refuses to overwrite, then does with --overwrite
+    r = invoke("features", wav, "-o", out)
+    assert r.exit_code == 1 and "exists; pass --overwrite" in r.output
+    assert invoke("features", wav, "-o", out, "--overwrite").exit_code == 0
+
+
+def test_features_npz_and_hcqt(tmp_path, wav):
+    out = tmp_path / "h.npz"
+    r = invoke("features", wav, "-o", out, "--kind", "hcqt", "--format", "npz", "--feature-rate", "50")
+    assert r.exit_code == 0, r.output
+    z = np.load(out)
+    assert z["data"].shape == (6, 216, 1 + 2 * SR // 441) and float(z["feature_rate"]) == 50
+
+
+def test_features_batch_with_a_failure(tmp_path, wav):
+    (wav.parent / "sub").mkdir()
+    sf.write(wav.parent / "sub" / "b.flac", tone(57), SR)
+    (wav.parent / "broken.wav").write_text("garbage")
+    out = tmp_path / "out"
+    r = invoke("features", wav.parent, "-o", out, "--jobs", "2")
+    assert r.exit_code == 1
+    assert "broken.wav: cannot read audio" in r.output
+    assert (out / "a.npy").exists() and (out / "sub" / "b.npy").exists()
+    assert not (out / "broken.npy").exists()
+
+
+def test_corrupt_file_one_line_exit_1(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00")
+    p = subprocess.run([sys.executable, "-m", "chromatool", "features", str(bad), "-o",
+                        str(tmp_path / "x.npy")], capture_output=True, text=True)
+    assert p.returncode == 1
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "bad.wav" in lines[0] and "Traceback" not in p.stderr
+    assert not (tmp_path / "x.npy").exists()
+
+
+def test_bad_options(tmp_path, wav):
+    r = invoke("features", wav, "-o", tmp_path / "x.npy", "--kind", "mfcc")
+    assert r.exit_code != 0 and "mfcc" in r.output
+    r = invoke("features", wav, "-o", tmp_path / "x.npy", "--feature-rate", "23")
+    assert r.exit_code == 1 and "non-integer hop" in r.output
+    r = invoke("features", tmp_path / "none", "-o", tmp_path / "x.npy")
+    assert r.exit_code == 1 and "no such file or folder" in r.output
+
+
+def test_cuda_without_gpu_is_an_error(tmp_path, wav):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    r = invoke("features", wav, "-o", tmp_path / "x.npy", "--device", "cuda")
+    assert r.exit_code == 1 and "no CUDA GPU" in r.output
+
+
+def test_real_clip_chroma(tmp_path):
+    p = need(REAL / "musopen" / "Beethoven_Op067-01_DavidHighSchool.wav")
+    r = invoke("features", p, "--kind", "chroma", "-o", tmp_path / "c.npy")
+    assert r.exit_code == 0, r.output
+    c = np.load(tmp_path / "c.npy")
+    assert c.shape[0] == 12 and 155 <= c.shape[1] <= 165
+    # the theme is G-G-G-Eb / F-F-F-D: the strongest pitch class runs through G, Eb, F, D
+    best = c.argmax(0)
+    runs = [int(b) for i, b in enumerate(best) if i >= 5 and np.all(best[i - 5:i] == b)]
+    order = [b for i, b in enumerate(runs) if i == 0 or runs[i - 1] != b]
+    assert order == [7, 3, 5, 2]
