@@ -182,6 +182,126 @@ def _report_batch(total: int, failures: list[tuple[Path, str]], what: str) -> No
         raise typer.Exit(1)
 
 
+# ---------------------------------------------------------------------------------------------
+# retrieve
+# ---------------------------------------------------------------------------------------------
+
+OUTPUT_FORMATS = ("auto", "table", "tsv", "json", "jsonl")
+
+
+@command("retrieve")
+def retrieve_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="QUERY... DOCS: theme files or folders of them, then the database (a folder, searched recursively, or one recording).", metavar="QUERY... DOCS")],
+    top: Annotated[int, typer.Option("--top", "-k", min=1, help="Documents listed per query.")] = D.RETRIEVE_TOP_K,
+    features: Annotated[str, typer.Option("--features", help="Document features: chroma | cens | stft-chroma.")] = D.RETRIEVE_FEATURES,
+    transpose: Annotated[bool, typer.Option("--transpose", help="Try all 12 chroma shifts of each query; report the best.")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | tsv | json | jsonl (auto: a table on a terminal, tsv in a pipe).")] = "auto",
+    cache: Annotated[Optional[Path], typer.Option("--cache", help="Feature cache folder (default: $CHROMATOOL_CACHE or the user cache dir).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Stop at the first unreadable document.")] = False,
+    feature_rate: FeatureRate = D.FEATURE_RATE,
+    device: Device = "auto",
+    jobs: Jobs = 1,
+) -> None:
+    """Rank recordings for symbolic theme queries (subsequence DTW on chroma).
+
+    Queries are any score format chromatool reads (MIDI, MusicXML, kern, ABC, MTD note lists);
+    the query's binary chroma at its own tempo is matched against each recording's features.
+    Document features are cached, so a second query over the same folder computes none.
+    Times are in seconds; cost is the DTW cost normalised by query length (lower is better).
+    """
+    from .retrieval import RETRIEVAL_FEATURES, retrieve
+
+    if len(paths) < 2:
+        raise typer.BadParameter("give at least one query and the database", param_hint="QUERY... DOCS")
+    _choice(features, RETRIEVAL_FEATURES, "--features")
+    _choice(fmt, OUTPUT_FORMATS, "--format")
+    dev = _resolve_device(device)
+    from .retrieval import collect_documents
+
+    n_docs = len(collect_documents([paths[-1]]))
+    with progress_bar(n_docs, "document features") as cb:
+        res = retrieve(paths[:-1], [paths[-1]], features=features, top=top, transpose=transpose,
+                       feature_rate=feature_rate, cache_root=str(cache) if cache else None,
+                       device=dev, jobs=jobs, strict=strict, on_done=cb)
+    for doc, msg in res.skipped:
+        _stderr().print(f"[yellow]skipped:[/yellow] {msg}", highlight=False, soft_wrap=True)
+    _say(f"{res.n_docs - len(res.skipped)} documents ({res.cache_hits} from cache), "
+         f"{len({h.query for h in res.hits})} queries")
+    _render_hits(res.hits, fmt)
+
+
+def _render_hits(hits: list[Any], fmt: str) -> None:
+    import json
+
+    out = _stdout()
+    if fmt == "auto":
+        fmt = "table" if out.is_terminal else "tsv"
+    if fmt == "jsonl":
+        for h in hits:
+            typer.echo(json.dumps(h.to_dict()))
+    elif fmt == "json":
+        typer.echo(json.dumps([h.to_dict() for h in hits], indent=2))
+    elif fmt == "tsv":
+        typer.echo("query\trank\tdoc\tcost\tstart\tend\ttransposition")
+        for h in hits:
+            typer.echo(f"{h.query}\t{h.rank}\t{h.doc}\t{h.cost:.4f}\t{h.start:.2f}\t{h.end:.2f}\t{h.transposition}")
+    else:
+        from rich.table import Table
+
+        for q in dict.fromkeys(h.query for h in hits):
+            t = Table(title=Path(q).name, title_justify="left")
+            for col in ("rank", "document", "cost", "start (s)", "end (s)", "transp."):
+                t.add_column(col, justify="left" if col == "document" else "right")
+            for h in (h for h in hits if h.query == q):
+                t.add_row(str(h.rank), Path(h.doc).name, f"{h.cost:.4f}", f"{h.start:.2f}",
+                          f"{h.end:.2f}", f"{h.transposition:+d}")
+            out.print(t)
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluate
+# ---------------------------------------------------------------------------------------------
+
+evaluate_app = typer.Typer(help="Evaluate results against ground truth.", no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
+
+
+@evaluate_app.command("retrieval")
+def evaluate_retrieval_cmd(
+    results: Annotated[Path, typer.Argument(help="Output of `chromatool retrieve --format jsonl`.")],
+    truth: Annotated[Path, typer.Argument(help="CSV with columns query,doc (matched by file stem).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | json.")] = "table",
+) -> None:
+    """Top-1/5/10/20/50 and mean reciprocal rank per query and averaged (Zalkow & Müller Table 4).
+
+    A relevant document that is not in the results counts as not found: run retrieve with a
+    --top at least as large as the largest cut-off you want to read.
+    """
+    import json
+
+    from .evaluation import TOP_KS, read_results, read_truth, retrieval_scores
+
+    _choice(fmt, ("table", "json"), "--format")
+    with _errors():
+        scores = retrieval_scores(read_results(results), read_truth(truth))
+    if fmt == "json":
+        typer.echo(json.dumps({"mean": scores.mean, "per_query": scores.per_query}, indent=2))
+        return
+    from rich.table import Table
+
+    cols = [f"top-{k}" for k in TOP_KS]
+    t = Table(title=f"retrieval: {scores.mean['queries']} queries")
+    for c in ["query", "rank"] + cols + ["RR"]:
+        t.add_column(c, justify="left" if c == "query" else "right")
+    for r in scores.per_query:
+        t.add_row(r["query"], str(r["rank"] or "-"), *[f"{r[c]:.0f}" for c in cols], f"{r['rr']:.3f}")
+    t.add_row("mean", "", *[f"{scores.mean[c]:.3f}" for c in cols], f"{scores.mean['mrr']:.3f}", style="bold")
+    _stdout().print(t)
+    if scores.max_rank_listed < max(TOP_KS):
+        _say(f"note: results list at most {scores.max_rank_listed} documents per query; "
+             f"top-K above that counts only what is listed")
+
+
 def run() -> None:
     """Console-script entry point."""
     app(prog_name="chromatool")

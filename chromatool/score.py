@@ -116,10 +116,14 @@ class NoteList:
 
     def piano_roll(self, *, feature_rate: float = D.FEATURE_RATE, n_frames: int | None = None,
                    midi_min: int = 0, n_pitches: int = 128) -> np.ndarray:
-        """Binary piano roll [shape=(n_pitches, n_frames)]: frame k covers [k, k+1)/feature_rate."""
+        """Binary piano roll [shape=(n_pitches, n_frames)].
+
+        Frame k stands for time k / feature_rate, as audio features do (centred frames): a note
+        is active in the frames whose time lies in [onset, offset), and in at least one frame.
+        """
         n = self._n_frames(feature_rate, n_frames)
         roll = np.zeros((n_pitches, n), dtype=np.float32)
-        start = np.floor(self.onset * feature_rate + 1e-9).astype(int)
+        start = np.ceil(self.onset * feature_rate - 1e-9).astype(int)
         stop = np.maximum(np.ceil(self.offset * feature_rate - 1e-9).astype(int), start + 1)
         for p, a, b in zip(self.pitch - midi_min, start, stop):
             if 0 <= p < n_pitches:

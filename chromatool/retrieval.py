@@ -1,0 +1,179 @@
+"""Theme retrieval (Zalkow & Müller 2020, §4.2): rank recordings for symbolic theme queries.
+
+Query → binary chroma at the feature rate from the theme's own tempo; documents → features
+(cached); subsequence DTW with cosine distance, steps (2,1), (1,2), (1,1) weighted 2, 1, 1; a
+document's score is the minimum of its matching function (normalised by query length); the
+matched segment is backtracked for the reported hits only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import defaults as D
+from .audio import AUDIO_EXTENSIONS
+from .batch import Callback, map_items
+from .cache import FeatureCache
+from .dtw import locate_match, match_queries
+from .errors import ChromatoolError, ParameterError
+from .io import collect_files
+from .score import SCORE_EXTENSIONS, read_score
+
+#: Document features ``retrieve`` can match against (``deep``: the shipped model, when present).
+RETRIEVAL_FEATURES: tuple[str, ...] = ("chroma", "cens", "stft-chroma")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked document for one query; times in seconds."""
+
+    query: str
+    rank: int
+    doc: str
+    cost: float
+    start: float
+    end: float
+    transposition: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RetrievalResult:
+    hits: list[Hit]
+    skipped: list[tuple[str, str]]  # (document, reason)
+    n_docs: int
+    cache_hits: int
+    cache_misses: int
+
+
+def query_chroma(path: str | Path, *, feature_rate: float = D.FEATURE_RATE) -> np.ndarray:
+    """Binary chroma (12, N) of a theme at its own tempo."""
+    notes = read_score(path)
+    return notes.chroma(feature_rate=feature_rate)
+
+
+@dataclass(frozen=True)
+class DocFeatureTask:
+    path: Path
+    kind: str
+    feature_rate: float
+    device: str
+    cache_root: str | None
+
+    def params(self) -> dict:
+        from .features import FEATURES_VERSION
+
+        return {"kind": self.kind, "feature_rate": self.feature_rate, "sr": D.SAMPLE_RATE,
+                "version": FEATURES_VERSION}
+
+    def __call__(self) -> tuple[np.ndarray, bool]:
+        from .featurize import audio_features
+
+        cache = FeatureCache(self.cache_root)
+        data = cache.get(self.path, self.params(),
+                         lambda: audio_features(self.path, kind=self.kind,
+                                                feature_rate=self.feature_rate,
+                                                device=self.device).data)
+        return data, cache.hits > 0
+
+
+def _run(task: DocFeatureTask):
+    return task()
+
+
+def document_features(paths: list[Path], *, kind: str, feature_rate: float = D.FEATURE_RATE,
+                      device: str = "cpu", cache_root: str | None = None, jobs: int = 1,
+                      on_done: Callback | None = None) -> list:
+    """Features of each document (cached), or the ``ChromatoolError`` it failed with."""
+    tasks = [DocFeatureTask(p, kind, feature_rate, device, cache_root) for p in paths]
+    if device != "cpu":
+        jobs = 1
+    return map_items(_run, tasks, jobs=jobs, on_done=on_done)
+
+
+def collect_queries(paths: list[str | Path]) -> list[Path]:
+    files = [p for p, _ in collect_files(paths, SCORE_EXTENSIONS)]
+    if not files:
+        raise ChromatoolError("no query files found in " + ", ".join(str(p) for p in paths))
+    return files
+
+
+def collect_documents(paths: list[str | Path]) -> list[Path]:
+    files = [p for p, _ in collect_files(paths, AUDIO_EXTENSIONS)]
+    if not files:
+        raise ChromatoolError("empty database: no audio files in " + ", ".join(str(p) for p in paths))
+    return files
+
+
+def rank(queries: list[tuple[str, np.ndarray]], docs: list[tuple[str, np.ndarray]], *,
+         top: int = D.RETRIEVE_TOP_K, transpose: bool = False,
+         feature_rate: float = D.FEATURE_RATE) -> list[Hit]:
+    """Rank documents for each query by subsequence-DTW cost.
+
+    Parameters
+    ----------
+    queries : (name, chroma (12, N)) pairs
+    docs : (name, features (12, M)) pairs
+    transpose : also try the 11 other chroma shifts of each query and keep each document's best;
+        a hit's ``transposition`` is the shift (semitones, -5..6) to add to the query to match
+
+    Returns
+    -------
+    hits : the ``top`` best documents per query, in query order then rank order
+    """
+    if top < 1:
+        raise ParameterError(f"--top must be at least 1, got {top}")
+    if not docs:
+        raise ChromatoolError("empty database: no documents could be read")
+    shifts = list(range(D.N_CHROMA)) if transpose else [0]
+    expanded = [np.roll(q, s, axis=0) for _, q in queries for s in shifts]
+    cost, end = match_queries(expanded, [x for _, x in docs])
+    cost = cost.reshape(len(queries), len(shifts), len(docs))
+    end = end.reshape(len(queries), len(shifts), len(docs))
+    hits = []
+    for qi, (qname, qchroma) in enumerate(queries):
+        best_shift = np.argmin(cost[qi], axis=0)  # per document
+        best = cost[qi][best_shift, np.arange(len(docs))]
+        order = np.argsort(best, kind="stable")[:top]
+        for r, j in enumerate(order, start=1):
+            if not np.isfinite(best[j]):
+                break  # document shorter than any match
+            s = int(shifts[best_shift[j]])
+            _, _, (a, b) = locate_match(np.roll(qchroma, s, axis=0), docs[j][1],
+                                        int(end[qi, best_shift[j], j]))
+            hits.append(Hit(query=qname, rank=r, doc=docs[j][0], cost=float(best[j]),
+                            start=float(a / feature_rate), end=float((b + 1) / feature_rate),
+                            transposition=s if s <= 6 else s - 12))
+    return hits
+
+
+def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
+             features: str = D.RETRIEVE_FEATURES, top: int = D.RETRIEVE_TOP_K,
+             transpose: bool = False, feature_rate: float = D.FEATURE_RATE,
+             cache_root: str | None = None, device: str = "cpu", jobs: int = 1,
+             strict: bool = False, on_done: Callback | None = None) -> RetrievalResult:
+    """Rank the recordings in ``doc_paths`` for each theme in ``query_paths``."""
+    if features not in RETRIEVAL_FEATURES:
+        raise ParameterError(f"unknown --features {features!r}; choose one of {', '.join(RETRIEVAL_FEATURES)}")
+    qfiles = collect_queries(query_paths)
+    queries = [(str(p), query_chroma(p, feature_rate=feature_rate)) for p in qfiles]
+    dfiles = collect_documents(doc_paths)
+    results = document_features(dfiles, kind=features, feature_rate=feature_rate, device=device,
+                                cache_root=cache_root, jobs=jobs, on_done=on_done)
+    docs, skipped = [], []
+    n_hits = 0
+    for p, r in zip(dfiles, results):
+        if isinstance(r, ChromatoolError):
+            if strict:
+                raise r
+            skipped.append((str(p), str(r)))
+        else:
+            docs.append((str(p), r[0]))
+            n_hits += int(r[1])
+    hits = rank(queries, docs, top=top, transpose=transpose, feature_rate=feature_rate)
+    return RetrievalResult(hits, skipped, len(dfiles), n_hits, len(docs) - n_hits)
