@@ -149,8 +149,8 @@ def subsequence_path(C: np.ndarray, end: int | None = None, *, step_sizes=D.DTW_
 
 #: Stands for "unreachable" in the batched matcher (finite, so fastmath stays valid).
 _BIG = np.float32(1e30)
-#: Document columns whose costs are computed together by one BLAS product.
-_BLOCK = 2048
+#: Cost cells computed together by one BLAS product (a block that stays in the CPU cache).
+_BLOCK_CELLS = 1 << 18
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
@@ -236,18 +236,18 @@ def match_queries(queries: list[np.ndarray], docs: list[np.ndarray], *,
     smask = np.where(pos == 0, 0, _BIG).astype(np.float32)
     mask1 = np.where(pos >= 1, 0, _BIG).astype(np.float32)
     mask2 = np.where(pos >= 2, 0, _BIG).astype(np.float32)
-    Qc = np.ascontiguousarray(Q)
     cost = np.full((len(queries), len(docs)), np.inf, dtype=np.float32)
     end = np.full((len(queries), len(docs)), -1, dtype=np.int64)
     w = (np.float32(w21), np.float32(w12), np.float32(w11))
+    block = int(np.clip(_BLOCK_CELLS // Ntot, 16, 4096))
 
     def one(j: int) -> None:
         YT = np.ascontiguousarray(normalize(docs[j]).T, dtype=np.float32)
         S = np.full((3, Ntot + 2), _BIG, dtype=np.float32)
         oc = np.full(len(queries), np.inf, dtype=np.float32)
         oe = np.full(len(queries), -1, dtype=np.int64)
-        for m0 in range(0, YT.shape[0], _BLOCK):
-            Cb = 1.0 - YT[m0:m0 + _BLOCK] @ Qc
+        for m0 in range(0, YT.shape[0], block):
+            Cb = 1.0 - YT[m0:m0 + block] @ Q
             _sdtw_columns(Cb, m0, S, smask, mask1, mask2, ends, lens, *w, oc, oe)
         cost[:, j] = oc
         end[:, j] = oe
