@@ -37,13 +37,12 @@ def corpus_pieces(rng: np.random.Generator, n: int) -> list[Path]:
         if comp in COMPOSERS and not any(r in str(p).lower() for r in RESERVED):
             if p.suffix in (".mxl", ".xml", ".musicxml", ".krn"):
                 by_comp.setdefault(comp, []).append(p)
+    pools = {c: list(rng.permutation(sorted(by_comp[c]))) for c in sorted(by_comp)}
     out: list[Path] = []
-    comps = sorted(by_comp)
-    while len(out) < n:
-        comp = comps[len(out) % len(comps)]
-        cand = by_comp[comp][int(rng.integers(len(by_comp[comp])))]
-        if cand not in out:
-            out.append(cand)
+    while len(out) < n and any(pools.values()):
+        for comp in sorted(pools):  # round-robin over composers
+            if pools[comp] and len(out) < n:
+                out.append(Path(pools[comp].pop()))
     return out
 
 
