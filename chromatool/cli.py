@@ -259,6 +259,53 @@ def _render_hits(hits: list[Any], fmt: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# align
+# ---------------------------------------------------------------------------------------------
+
+
+@command("align")
+def align_cmd(
+    inputs: Annotated[list[Path], typer.Argument(help="SCORE AUDIO, or a folder of scores and a folder of recordings (matched by stem), or a CSV of score,audio,output rows.", metavar="SCORE AUDIO | SCORES/ AUDIO/ | PAIRS.csv")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Label CSV (one pair) or output folder (batches).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="chromatool (seconds, beats, measure, note value) or musicnet (44.1 kHz samples, MusicNet columns).")] = "chromatool",
+    path_file: Annotated[Optional[Path], typer.Option("--path", help="Also save the warping path (score_time,audio_time in seconds) as CSV.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the cost matrix with the path, and the aligned notes over the chroma (PNG).")] = None,
+    synthesis: Annotated[str, typer.Option("--synthesis", help="auto (FluidSynth when installed) | fluidsynth | notes.")] = "auto",
+    soundfont: Annotated[Optional[Path], typer.Option("--soundfont", help="General MIDI soundfont for the score rendering.")] = None,
+    feature_rate: FeatureRate = D.ALIGN_FEATURE_RATE,
+    overwrite: Overwrite = False,
+    jobs: Jobs = 1,
+) -> None:
+    """Align scores to recordings by DTW and write MusicNet-style note labels.
+
+    The score is rendered with FluidSynth and a General MIDI soundfont; chroma and chroma-onset
+    features of both sides are aligned by multiresolution DTW and every score note is carried
+    to recording time. High alignment cost (a different piece, mismatched repeats) is reported
+    as a warning with the stretch of the recording concerned.
+    """
+    from .align_batch import AlignTask, plan_align_tasks, run_align_tasks
+    from .render import can_render
+
+    _choice(fmt, ("chromatool", "musicnet"), "--format")
+    _choice(synthesis, ("auto", "fluidsynth", "notes"), "--synthesis")
+    if synthesis == "auto" and not can_render():
+        _stderr().print("[yellow]warning:[/yellow] FluidSynth or a soundfont is missing: aligning "
+                        "against features made from the score's notes", highlight=False)
+    tasks = plan_align_tasks([str(p) for p in inputs], output, fmt=fmt, feature_rate=feature_rate,
+                             synthesis=synthesis, soundfont=str(soundfont) if soundfont else None,
+                             overwrite=overwrite)
+    if len(tasks) == 1:
+        tasks = [AlignTask(**{**tasks[0].__dict__, "path_file": path_file, "plot": plot})]
+    elif path_file or plot:
+        raise typer.BadParameter("--path and --plot go with a single score and recording")
+    with progress_bar(len(tasks), "aligning") as cb:
+        report = run_align_tasks(tasks, jobs=jobs, on_done=cb)
+    for src, msg in report.warnings:
+        _stderr().print(f"[yellow]warning:[/yellow] {src}: {msg}", highlight=False, soft_wrap=True)
+    _report_batch(len(tasks), report.failures, "alignments")
+
+
+# ---------------------------------------------------------------------------------------------
 # evaluate
 # ---------------------------------------------------------------------------------------------
 

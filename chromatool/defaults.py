@@ -35,6 +35,9 @@ DEFAULT_FEATURE_KIND: str = "chroma"
 DTW_STEP_SIZES: tuple[tuple[int, int], ...] = ((2, 1), (1, 2), (1, 1))
 DTW_STEP_WEIGHTS: tuple[float, ...] = (2.0, 1.0, 1.0)
 
+#: Feature rate of score-to-audio alignment (finer than retrieval: onsets matter).
+ALIGN_FEATURE_RATE: float = 50.0
+
 #: Retrieval defaults.
 RETRIEVE_TOP_K: int = 10
 RETRIEVE_FEATURES: str = "chroma"

@@ -315,3 +315,154 @@ def _run_length(X: np.ndarray, i: int) -> int:
     same = np.all(np.isclose(X, X[:, i:i + 1]), axis=0)
     stop = np.flatnonzero(~same[i:])
     return int(stop[0]) if stop.size else X.shape[1] - i
+
+
+# ---------------------------------------------------------------------------------------------
+# Multiresolution DTW for alignment: coarse-to-fine within a band, memory linear in length
+# ---------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _banded_dtw(X, Y, X2, Y2, w2, lo, hi):
+    """Full DTW (steps (1,0), (0,1), (1,1), unit weights) restricted to columns lo[n]..hi[n] of
+    each row, with cost 1 - <x_n, y_m> + w2 * (1 - <x2_n, y2_m>) computed on the fly.
+    Returns the path (rows, cols) and the cost of each path cell."""
+    N = X.shape[1]
+    d = X.shape[0]
+    d2 = X2.shape[0]
+    off = np.zeros(N + 1, dtype=np.int64)
+    for n in range(N):
+        off[n + 1] = off[n] + hi[n] - lo[n] + 1
+    Dm = np.full(off[N], np.inf)
+    Cm = np.empty(off[N])
+    for n in range(N):
+        for m in range(lo[n], hi[n] + 1):
+            acc = 0.0
+            for k in range(d):
+                acc += X[k, n] * Y[k, m]
+            c = 1.0 - acc
+            if w2 > 0:
+                acc2 = 0.0
+                for k in range(d2):
+                    acc2 += X2[k, n] * Y2[k, m]
+                c += w2 * (1.0 - acc2)
+            i = off[n] + m - lo[n]
+            Cm[i] = c
+            if n == 0 and m == 0:
+                Dm[i] = c
+                continue
+            best = np.inf
+            if m - 1 >= lo[n]:
+                best = Dm[i - 1]
+            if n > 0 and lo[n - 1] <= m <= hi[n - 1]:
+                v = Dm[off[n - 1] + m - lo[n - 1]]
+                if v < best:
+                    best = v
+            if n > 0 and lo[n - 1] <= m - 1 <= hi[n - 1]:
+                v = Dm[off[n - 1] + m - 1 - lo[n - 1]]
+                if v < best:
+                    best = v
+            Dm[i] = best + c
+    # backtrack from (N-1, M-1)
+    pn = np.empty(N + Y.shape[1], dtype=np.int64)
+    pm = np.empty(N + Y.shape[1], dtype=np.int64)
+    pc = np.empty(N + Y.shape[1])
+    n = N - 1
+    m = hi[N - 1]
+    L = 0
+    while True:
+        pn[L] = n
+        pm[L] = m
+        pc[L] = Cm[off[n] + m - lo[n]]
+        L += 1
+        if n == 0 and m == 0:
+            break
+        best = np.inf
+        bn, bm = -1, -1
+        if n > 0 and lo[n - 1] <= m - 1 <= hi[n - 1]:
+            v = Dm[off[n - 1] + m - 1 - lo[n - 1]]
+            if v < best:
+                best, bn, bm = v, n - 1, m - 1
+        if n > 0 and lo[n - 1] <= m <= hi[n - 1]:
+            v = Dm[off[n - 1] + m - lo[n - 1]]
+            if v < best:
+                best, bn, bm = v, n - 1, m
+        if m - 1 >= lo[n]:
+            v = Dm[off[n] + m - 1 - lo[n]]
+            if v < best:
+                best, bn, bm = v, n, m - 1
+        n, m = bn, bm
+    return pn[:L][::-1].copy(), pm[:L][::-1].copy(), pc[:L][::-1].copy()
+
+
+def _downsample(X: np.ndarray, factor: int) -> np.ndarray:
+    from .features import normalize
+
+    if factor == 1:
+        return X
+    n = int(np.ceil(X.shape[1] / factor))
+    pad = np.pad(X, ((0, 0), (0, n * factor - X.shape[1])), mode="edge")
+    return normalize(pad.reshape(X.shape[0], n, factor).mean(axis=2))
+
+
+def _band_from_path(wp: np.ndarray, factor: int, N: int, M: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    lo = np.full(N, M, dtype=np.int64)
+    hi = np.full(N, -1, dtype=np.int64)
+    for n, m in wp.T:
+        r0, r1 = n * factor, min(N, (n + 1) * factor)
+        c0, c1 = m * factor, min(M, (m + 1) * factor) - 1
+        lo[r0:r1] = np.minimum(lo[r0:r1], c0)
+        hi[r0:r1] = np.maximum(hi[r0:r1], c1)
+    lo = np.maximum(0, lo - radius)
+    hi = np.minimum(M - 1, hi + radius)
+    lo = np.minimum.accumulate(lo[::-1])[::-1]  # keep the band monotone and connected
+    hi = np.maximum.accumulate(hi)
+    lo[0] = 0
+    hi[-1] = M - 1
+    return lo, hi
+
+
+def multiresolution_dtw(X: np.ndarray, Y: np.ndarray, *, X2: np.ndarray | None = None,
+                        Y2: np.ndarray | None = None, weight2: float = 1.0, radius: int = 8,
+                        max_coarse_cells: int = 4_000_000) -> tuple[np.ndarray, np.ndarray]:
+    """Align feature sequences X (d, N) and Y (d, M) by DTW, coarse to fine.
+
+    The sequences are averaged down by powers of two until the coarsest cost matrix has at most
+    ``max_coarse_cells`` cells; that level gets full DTW, each finer level DTW inside a band of
+    ``radius`` frames around the projected path. Memory and time grow linearly with length.
+    Optional second features X2, Y2 (e.g. onset features) add ``weight2`` times their cosine
+    distance to the cost.
+
+    Returns
+    -------
+    wp : np.ndarray [shape=(2, L)] warping path from (0, 0) to (N-1, M-1)
+    cost : np.ndarray [shape=(L,)] local cost along the path
+    """
+    from .features import normalize
+
+    if X.shape[0] != Y.shape[0]:
+        raise ParameterError(f"feature dimensions differ: {X.shape[0]} vs {Y.shape[0]}")
+    if X.shape[1] == 0 or Y.shape[1] == 0:
+        raise ParameterError("cannot align an empty feature sequence")
+    use2 = X2 is not None and Y2 is not None and weight2 > 0
+    if not use2:
+        X2 = np.zeros((1, X.shape[1]))
+        Y2 = np.zeros((1, Y.shape[1]))
+    X, Y = normalize(X).astype(np.float64), normalize(Y).astype(np.float64)
+    X2, Y2 = normalize(X2).astype(np.float64), normalize(Y2).astype(np.float64)
+    factor = 1
+    while (X.shape[1] / factor) * (Y.shape[1] / factor) > max_coarse_cells:
+        factor *= 2
+    wp = None
+    while factor >= 1:
+        Xf, Yf = _downsample(X, factor), _downsample(Y, factor)
+        X2f, Y2f = _downsample(X2, factor), _downsample(Y2, factor)
+        N, M = Xf.shape[1], Yf.shape[1]
+        if wp is None:
+            lo, hi = np.zeros(N, dtype=np.int64), np.full(N, M - 1, dtype=np.int64)
+        else:
+            lo, hi = _band_from_path(wp, 2, N, M, radius)
+        pn, pm, pc = _banded_dtw(Xf, Yf, X2f, Y2f, float(weight2 if use2 else 0.0), lo, hi)
+        wp = np.stack([pn, pm])
+        factor //= 2
+    return wp, pc

@@ -455,3 +455,32 @@ def compute(kind: str, y: np.ndarray, *, sr: int = D.SAMPLE_RATE,
             f"unknown feature kind {kind!r}; choose one of {', '.join(D.FEATURE_KINDS)}"
         ) from None
     return fn(y, sr=sr, feature_rate=feature_rate, engine=engine)
+
+
+def chroma_onsets(C: np.ndarray, *, feature_rate: float = D.FEATURE_RATE,
+                  decay_seconds: float = 0.2, norm_seconds: float = 1.0) -> np.ndarray:
+    """Decaying locally adaptive normalised chroma onsets (after the DLNCO features of the Sync
+    Toolbox literature), from a pitch representation C (n_bins, n_frames) with bin 0 at C1.
+
+    Log-compressed energy increases per semitone, kept at their local peaks in time, folded to
+    chroma, normalised by the local maximum over ``norm_seconds``, then smeared forward with an
+    exponential decay of ``decay_seconds``, so each onset leaves a short sharp trace.
+
+    Returns
+    -------
+    O : np.ndarray [shape=(12, n_frames)]
+    """
+    from scipy.ndimage import maximum_filter1d
+    from scipy.signal import lfilter
+
+    per_semi = D.BINS_PER_SEMITONE if C.shape[0] == D.N_BINS else 1
+    semis = C.reshape(-1, per_semi, C.shape[1]).sum(axis=1) if per_semi > 1 else C
+    L = np.log1p(100.0 * semis / max(float(semis.max()), 1e-12))
+    diff = np.maximum(0.0, np.diff(L, axis=1, prepend=L[:, :1]))
+    peaks = diff * (diff >= maximum_filter1d(diff, size=3, axis=1))
+    O = fold_to_chroma(peaks, bins_per_octave=12, centered=False)
+    win = max(1, int(round(norm_seconds * feature_rate)))
+    local = maximum_filter1d(O.max(axis=0), size=win)
+    O = O / np.maximum(local, 1e-9)[None, :]
+    alpha = np.exp(-1.0 / max(decay_seconds * feature_rate, 1e-9))
+    return lfilter([1.0], [1.0, -alpha], O, axis=1).astype(np.float32)

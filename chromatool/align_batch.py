@@ -1,0 +1,110 @@
+"""Alignment of one or many score–recording pairs, writing label files."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import defaults as D
+from .alignment import align, labels_csv, path_csv
+from .audio import AUDIO_EXTENSIONS
+from .batch import Callback, map_items
+from .errors import ChromatoolError
+from .io import check_writable, write_text
+from .score import SCORE_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class AlignTask:
+    score: Path
+    audio: Path
+    output: Path
+    fmt: str
+    feature_rate: float
+    synthesis: str
+    soundfont: str | None
+    overwrite: bool
+    path_file: Path | None = None
+    plot: Path | None = None
+
+    def __call__(self) -> list[str]:
+        for p in (self.output, self.path_file, self.plot):
+            if p is not None:
+                check_writable(p, overwrite=self.overwrite)
+        a = align(self.score, self.audio, feature_rate=self.feature_rate,
+                  synthesis=self.synthesis, soundfont=self.soundfont)
+        write_text(self.output, labels_csv(a.notes, fmt=self.fmt), overwrite=self.overwrite)
+        if self.path_file is not None:
+            write_text(self.path_file, path_csv(a), overwrite=self.overwrite)
+        if self.plot is not None:
+            from .plotting import plot_alignment
+
+            plot_alignment(a, self.plot, overwrite=self.overwrite)
+        return a.warnings()
+
+
+def _run(task: AlignTask) -> list[str]:
+    return task()
+
+
+@dataclass
+class AlignReport:
+    warnings: list[tuple[Path, str]]
+    failures: list[tuple[Path, str]]
+
+
+def plan_align_tasks(inputs: list[str], output: str | Path, *, fmt: str, feature_rate: float,
+                     synthesis: str, soundfont: str | None, overwrite: bool) -> list[AlignTask]:
+    """Tasks from ``SCORE AUDIO``, ``SCORES/ AUDIO/`` (matching stems) or ``PAIRS.csv``."""
+    out = Path(output)
+    kw = dict(fmt=fmt, feature_rate=feature_rate, synthesis=synthesis, soundfont=soundfont,
+              overwrite=overwrite)
+    D.hop_length(D.SAMPLE_RATE, feature_rate)
+    if len(inputs) == 1 and inputs[0].lower().endswith(".csv"):
+        return _tasks_from_csv(Path(inputs[0]), out, kw)
+    if len(inputs) != 2:
+        raise ChromatoolError("give SCORE AUDIO, two folders, or one CSV of score,audio,output rows")
+    a, b = Path(inputs[0]), Path(inputs[1])
+    for p in (a, b):
+        if not p.exists():
+            raise ChromatoolError(f"{p}: no such file or folder")
+    if a.is_dir() and b.is_dir():
+        scores = {p.stem: p for p in sorted(a.rglob("*")) if p.suffix.lower() in SCORE_EXTENSIONS}
+        audios = {p.stem: p for p in sorted(b.rglob("*")) if p.suffix.lower() in AUDIO_EXTENSIONS}
+        stems = sorted(set(scores) & set(audios))
+        if not stems:
+            raise ChromatoolError(f"no score in {a} has a recording with the same name in {b}")
+        return [AlignTask(scores[s], audios[s], out / f"{s}.csv", **kw) for s in stems]
+    if a.is_dir() or b.is_dir():
+        raise ChromatoolError("give two files or two folders")
+    return [AlignTask(a, b, out, **kw)]
+
+
+def _tasks_from_csv(path: Path, out: Path, kw: dict) -> list[AlignTask]:
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise ChromatoolError(f"{path}: cannot read ({exc.strerror})") from exc
+    if not rows or not {"score", "audio"} <= set(rows[0]):
+        raise ChromatoolError(f"{path}: needs the columns score,audio[,output]")
+    tasks = []
+    for i, r in enumerate(rows, start=2):
+        if not r["score"] or not r["audio"]:
+            raise ChromatoolError(f"{path}: line {i}: score and audio are required")
+        dest = Path(r["output"]) if r.get("output") else out / f"{Path(r['audio']).stem}.csv"
+        tasks.append(AlignTask(Path(r["score"]), Path(r["audio"]), dest, **kw))
+    return tasks
+
+
+def run_align_tasks(tasks: list[AlignTask], *, jobs: int = 1,
+                    on_done: Callback | None = None) -> AlignReport:
+    results = map_items(_run, tasks, jobs=jobs, on_done=on_done)
+    rep = AlignReport([], [])
+    for t, r in zip(tasks, results):
+        if isinstance(r, ChromatoolError):
+            rep.failures.append((t.audio, str(r)))
+        else:
+            rep.warnings.extend((t.audio, w) for w in r)
+    return rep

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from chromatool.alignment import align_notes, labels_csv, read_labels
+from chromatool.cli import app
+from chromatool.render import TempoCurve, can_render, synthesize
+from chromatool.score import notelist_from_music21
+
+from conftest import DATA, REAL, SR, need
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def chorale():
+    import music21
+
+    return notelist_from_music21(music21.corpus.parse("bach/bwv66.6"), source="bwv66.6")
+
+
+def onset_errors(score, aligned, truth_curve):
+    return np.abs(aligned.onset - truth_curve(score.onset))
+
+
+@pytest.mark.parametrize("synthesis", ["notes", "fluidsynth"])
+def test_time_warped_render_aligns_back(chorale, synthesis):
+    if synthesis == "fluidsynth" and not can_render():
+        pytest.skip("FluidSynth is not installed")
+    curve = TempoCurve(chorale.duration, rng=np.random.default_rng(4), scale=1.2, max_ratio=1.3)
+    y = synthesize(curve.apply(chorale))
+    a = align_notes(chorale, y, synthesis=synthesis)
+    assert a.synthesis == synthesis
+    err = onset_errors(chorale, a.notes, curve)
+    assert np.median(err) < 0.05
+    assert np.mean(err < 0.1) > 0.9
+    assert a.warnings() == []
+    assert a.path.shape[0] == 2 and np.all(np.diff(a.path, axis=1) >= 0)
+
+
+def test_mismatched_pair_warns(chorale):
+    import music21
+
+    other = notelist_from_music21(music21.corpus.parse("bach/bwv1.6"))
+    a = align_notes(chorale, synthesize(other), synthesis="notes")
+    assert any("mean alignment cost" in w for w in a.warnings())
+
+
+def test_musicnet_format_round_trips(tmp_path):
+    src = need(DATA / "formats" / "musicnet_2382_labels.csv")
+    notes = read_labels(src)
+    text = labels_csv(notes, fmt="musicnet")
+    original = src.read_text().splitlines()
+    assert text.splitlines()[0] == original[0]
+    out = tmp_path / "l.csv"
+    out.write_text(text)
+    back = read_labels(out)
+    orig_rows = sorted(tuple(r.split(",")[:5]) for r in original[1:])
+    new_rows = sorted(tuple(r.split(",")[:5]) for r in text.splitlines()[1:])
+    assert orig_rows == new_rows  # samples, instrument, note and measure survive exactly
+    np.testing.assert_array_equal(np.sort(back.pitch), np.sort(notes.pitch))
+
+
+def test_cli_align_end_to_end(tmp_path, chorale):
+    import pretty_midi  # noqa: F401
+
+    from chromatool.render import to_pretty_midi
+
+    score = tmp_path / "c.mid"
+    to_pretty_midi(chorale).write(str(score))
+    wav = tmp_path / "c.wav"
+    sf.write(wav, synthesize(chorale.time_scaled(1.1)), SR)
+    out = tmp_path / "labels.csv"
+    r = runner.invoke(app, ["align", str(score), str(wav), "-o", str(out), "--path",
+                            str(tmp_path / "p.csv"), "--plot", str(tmp_path / "a.png"),
+                            "--synthesis", "notes"])
+    assert r.exit_code == 0, r.output
+    rows = out.read_text().splitlines()
+    assert rows[0] == "start_time,end_time,instrument,note,start_beat,end_beat,measure,note_value"
+    assert len(rows) == len(chorale) + 1
+    assert (tmp_path / "a.png").stat().st_size > 10000
+    assert (tmp_path / "p.csv").read_text().startswith("score_time,audio_time")
+    r = runner.invoke(app, ["align", str(score), str(wav), "-o", str(out)])
+    assert r.exit_code == 1 and "exists" in r.output
+    mn = tmp_path / "mn.csv"
+    r = runner.invoke(app, ["align", str(score), str(wav), "-o", str(mn), "-f", "musicnet", "--synthesis", "notes"])
+    assert r.exit_code == 0 and mn.read_text().startswith("start_sample,end_sample,instrument_id")
+
+
+def test_cli_fallback_without_fluidsynth(tmp_path, chorale, monkeypatch):
+    import chromatool.render as render
+
+    monkeypatch.setattr(render, "fluidsynth_path", lambda: None)
+    from chromatool.render import to_pretty_midi
+
+    score = tmp_path / "c.mid"
+    to_pretty_midi(chorale).write(str(score))
+    wav = tmp_path / "c.wav"
+    sf.write(wav, synthesize(chorale), SR)
+    r = runner.invoke(app, ["align", str(score), str(wav), "-o", str(tmp_path / "l.csv")])
+    assert r.exit_code == 0, r.output
+    assert "FluidSynth or a soundfont is missing" in r.stderr
+
+
+def test_bad_inputs(tmp_path):
+    empty = tmp_path / "e.csv"
+    empty.write_text("Start;Duration;Pitch\n")
+    sf.write(tmp_path / "s.wav", np.zeros(1000), SR)
+    r = runner.invoke(app, ["align", str(empty), str(tmp_path / "s.wav"), "-o", str(tmp_path / "o.csv")])
+    assert r.exit_code == 1 and "no notes" in r.output
+    q = tmp_path / "q.csv"
+    q.write_text("Start;Duration;Pitch\n0;1;60\n")
+    r = runner.invoke(app, ["align", str(q), str(tmp_path / "s.wav"), "-o", str(tmp_path / "o.csv")])
+    assert r.exit_code == 1 and "audio is silent" in r.output
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_real_chopin_performances_agree_on_bars():
+    R = need(REAL / "chopin_op10-3")
+    from chromatool.alignment import align
+
+    score = R / "Chopin_Op010-03-Measures1-8_MIDI.mid"
+    firsts = []
+    for perf in ("Igoshina", "Varsi"):
+        a = align(score, R / f"Chopin_Op010-03-Measures1-8_{perf}.wav", synthesis="notes")
+        assert a.warnings() == []
+        bars = [a.notes.onset[a.notes.measure == m].min() for m in np.unique(a.notes.measure)]
+        assert np.all(np.diff(bars) > 0)
+        firsts.append(np.array(bars) / sf.info(str(R / f"Chopin_Op010-03-Measures1-8_{perf}.wav")).duration)
+    # bar lines sit at similar relative positions in both performances
+    assert np.median(np.abs(firsts[0] - firsts[1])) < 0.08
