@@ -193,7 +193,7 @@ OUTPUT_FORMATS = ("auto", "table", "tsv", "json", "jsonl")
 def retrieve_cmd(
     paths: Annotated[list[Path], typer.Argument(help="QUERY... DOCS: theme files or folders of them, then the database (a folder, searched recursively, or one recording).", metavar="QUERY... DOCS")],
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="Documents listed per query.")] = D.RETRIEVE_TOP_K,
-    features: Annotated[str, typer.Option("--features", help="Document features: chroma | cens | stft-chroma.")] = D.RETRIEVE_FEATURES,
+    features: Annotated[str, typer.Option("--features", help="Document features: stft-chroma | chroma | cens.")] = D.RETRIEVE_FEATURES,
     transpose: Annotated[bool, typer.Option("--transpose", help="Try all 12 chroma shifts of each query; report the best.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | tsv | json | jsonl (auto: a table on a terminal, tsv in a pipe).")] = "auto",
     cache: Annotated[Optional[Path], typer.Option("--cache", help="Feature cache folder (default: $CHROMATOOL_CACHE or the user cache dir).")] = None,

@@ -40,7 +40,8 @@ ALIGN_FEATURE_RATE: float = 50.0
 
 #: Retrieval defaults.
 RETRIEVE_TOP_K: int = 10
-RETRIEVE_FEATURES: str = "chroma"
+#: best hand-made feature on the synthetic retrieval set (benchmarks/retrieval_set.py)
+RETRIEVE_FEATURES: str = "stft-chroma"
 
 #: Output formats for arrays.
 ARRAY_FORMATS: tuple[str, ...] = ("npy", "npz")
