@@ -112,7 +112,7 @@ def collect_documents(paths: list[str | Path]) -> list[Path]:
 
 def rank(queries: list[tuple[str, np.ndarray]], docs: list[tuple[str, np.ndarray]], *,
          top: int = D.RETRIEVE_TOP_K, transpose: bool = False,
-         feature_rate: float = D.FEATURE_RATE) -> list[Hit]:
+         feature_rate: float = D.FEATURE_RATE, device: str = "cpu") -> list[Hit]:
     """Rank documents for each query by subsequence-DTW cost.
 
     Parameters
@@ -132,7 +132,12 @@ def rank(queries: list[tuple[str, np.ndarray]], docs: list[tuple[str, np.ndarray
         raise ChromatoolError("empty database: no documents could be read")
     shifts = list(range(D.N_CHROMA)) if transpose else [0]
     expanded = [np.roll(q, s, axis=0) for _, q in queries for s in shifts]
-    cost, end = match_queries(expanded, [x for _, x in docs])
+    if device == "cpu":
+        cost, end = match_queries(expanded, [x for _, x in docs])
+    else:
+        from .dtw_torch import match_queries_torch
+
+        cost, end = match_queries_torch(expanded, [x for _, x in docs], device=device)
     cost = cost.reshape(len(queries), len(shifts), len(docs))
     end = end.reshape(len(queries), len(shifts), len(docs))
     hits = []
@@ -175,5 +180,6 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
         else:
             docs.append((str(p), r[0]))
             n_hits += int(r[1])
-    hits = rank(queries, docs, top=top, transpose=transpose, feature_rate=feature_rate)
+    hits = rank(queries, docs, top=top, transpose=transpose, feature_rate=feature_rate,
+                device=device)
     return RetrievalResult(hits, skipped, len(dfiles), n_hits, len(docs) - n_hits)

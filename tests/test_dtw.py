@@ -84,3 +84,19 @@ def test_bad_steps():
         dtw.match_queries([np.ones((12, 3))], [np.ones((12, 9))], **CLASSIC)
     with pytest.raises(ParameterError, match="different feature sizes"):
         dtw.match_queries([np.ones((12, 3))], [np.ones((6, 9))])
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_torch_matcher_equals_numba(device):
+    torch = pytest.importorskip("torch")
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA")
+    from chromatool.dtw_torch import match_queries_torch
+
+    rng = np.random.default_rng(5)
+    qs = [rng.random((12, 20)), rng.random((12, 9))]
+    docs = [rng.random((12, 120)), rng.random((12, 60)), rng.random((12, 5))]
+    c1, e1 = dtw.match_queries(qs, docs)
+    c2, e2 = match_queries_torch(qs, docs, device=device)
+    np.testing.assert_allclose(c1, c2, rtol=1e-4)
+    np.testing.assert_array_equal(e1, e2)
