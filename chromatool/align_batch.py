@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from .alignment import align, labels_csv, path_csv
 from .audio import AUDIO_EXTENSIONS
 from .batch import Callback, map_items
 from .errors import ChromatoolError
-from .io import check_writable, write_text
+from .io import check_writable, read_csv_rows, write_text
 from .score import SCORE_EXTENSIONS
 
 
@@ -82,13 +81,7 @@ def plan_align_tasks(inputs: list[str], output: str | Path, *, fmt: str, feature
 
 
 def _tasks_from_csv(path: Path, out: Path, kw: dict) -> list[AlignTask]:
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as exc:
-        raise ChromatoolError(f"{path}: cannot read ({exc.strerror})") from exc
-    if not rows or not {"score", "audio"} <= set(rows[0]):
-        raise ChromatoolError(f"{path}: needs the columns score,audio[,output]")
+    rows = read_csv_rows(path, ("score", "audio"), what="a list of pairs")
     tasks = []
     for i, r in enumerate(rows, start=2):
         if not r["score"] or not r["audio"]:

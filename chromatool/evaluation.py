@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,13 +48,9 @@ def read_results(path: str | Path) -> dict[str, dict[str, int]]:
 
 def read_truth(path: str | Path) -> dict[str, str]:
     """{query: relevant doc} from a CSV with columns query, doc."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as exc:
-        raise ChromatoolError(f"{path}: cannot read ground truth ({exc.strerror})") from exc
-    if not rows or not {"query", "doc"} <= set(rows[0]):
-        raise ChromatoolError(f"{path}: ground truth needs the columns query,doc")
+    from .io import read_csv_rows
+
+    rows = read_csv_rows(path, ("query", "doc"), what="ground truth")
     return {_key(r["query"]): _key(r["doc"]) for r in rows}
 
 

@@ -129,3 +129,19 @@ def mirrored_output(path: Path, root: Path, out_dir: Path, suffix: str) -> Path:
     """``out_dir / (path relative to root)`` with ``suffix``; a file named directly keeps its name."""
     rel = Path(path.name) if root == path else path.relative_to(root)
     return out_dir / rel.with_suffix(suffix)
+
+
+def read_csv_rows(path: str | os.PathLike, columns: tuple[str, ...], *, what: str) -> list[dict]:
+    """Rows of a CSV file that must have (at least) ``columns``; errors name the file."""
+    import csv
+
+    from .errors import ChromatoolError
+
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise ChromatoolError(f"{path}: cannot read {what} ({exc.strerror})") from exc
+    if not rows or not set(columns) <= set(rows[0]):
+        raise ChromatoolError(f"{path}: {what} needs the columns {','.join(columns)}")
+    return rows
