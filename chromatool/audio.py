@@ -74,17 +74,6 @@ def resample(y: np.ndarray, sr_in: float, sr_out: float) -> np.ndarray:
     return soxr.resample(y, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
 
 
-def duration(path: str | os.PathLike) -> float:
-    """Duration of an audio file in seconds, read from its header."""
-    import soundfile as sf
-
-    try:
-        info = sf.info(str(path))
-    except (RuntimeError, sf.LibsndfileError) as exc:
-        raise AudioError(f"{path}: cannot read audio ({_short(exc)})") from exc
-    return info.frames / info.samplerate
-
-
 def _declares_more_data(log: str) -> bool:
     """libsndfile's parse log notes a chunk whose declared size exceeds the file ("should be")."""
     for line in log.splitlines():

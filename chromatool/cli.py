@@ -218,9 +218,9 @@ def retrieve_cmd(
     dev = _resolve_device(device)
     from .retrieval import collect_documents
 
-    n_docs = len(collect_documents([paths[-1]]))
-    with progress_bar(n_docs, "document features") as cb:
-        res = retrieve(paths[:-1], [paths[-1]], features=features, top=top, transpose=transpose,
+    doc_files = collect_documents([paths[-1]])  # scanned once: the count sizes the progress bar
+    with progress_bar(len(doc_files), "document features") as cb:
+        res = retrieve(paths[:-1], doc_files, features=features, top=top, transpose=transpose,
                        feature_rate=feature_rate, cache_root=str(cache) if cache else None,
                        device=dev, jobs=jobs, strict=strict, on_done=cb)
     for doc, msg in res.skipped:

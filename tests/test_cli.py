@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from chromatool import defaults as D
 from chromatool.cli import app, features_cmd
+from chromatool.io import load_array
 
 from conftest import REAL, SR, need, tone
 
@@ -67,6 +68,8 @@ def test_features_npz_and_hcqt(tmp_path, wav):
     assert r.exit_code == 0, r.output
     z = np.load(out)
     assert z["data"].shape == (6, 216, 1 + 2 * SR // 441) and float(z["feature_rate"]) == 50
+    data, meta = load_array(out)
+    assert data.shape == z["data"].shape and meta["feature_rate"] == 50 and meta["kind"] == "hcqt"
 
 
 def test_features_batch_with_a_failure(tmp_path, wav):
