@@ -1,4 +1,5 @@
-"""Evaluation measures: retrieval (top-K and mean reciprocal rank, Zalkow & Müller Table 4)."""
+"""Evaluation measures: retrieval (top-K and mean reciprocal rank, Zalkow & Müller Table 4) and
+frame-level multi-pitch estimation (mir_eval's multipitch metrics)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,89 @@ def retrieval_scores(results: dict[str, dict[str, int]], truth: dict[str, str]) 
     mean = {("mrr" if k == "rr" else k): sum(r[k] for r in per) / len(per) for k in keys}
     mean["queries"] = len(per)
     return RetrievalScores(per, mean, listed)
+
+
+#: Activation above which a semitone counts as sounding (multi-pitch output).
+PITCH_THRESHOLD = 0.4
+
+
+def read_notes(path: str | Path):
+    """Reference notes in recording time: a label CSV (chromatool or MusicNet) or a performance
+    MIDI file."""
+    from .alignment import read_labels
+    from .score import read_score
+
+    return read_labels(path) if Path(path).suffix.lower() == ".csv" else read_score(path)
+
+
+def multipitch_scores(activation, notes, *, feature_rate: float, threshold: float = PITCH_THRESHOLD,
+                      midi_min: int | None = None) -> dict[str, float]:
+    """mir_eval multipitch metrics of thresholded semitone activations (n_semitones, N) against
+    reference notes, frame by frame at the activations' rate; F = 2PR / (P + R)."""
+    import mir_eval
+    import numpy as np
+
+    from . import defaults as D
+
+    midi_min = D.MIDI_MIN if midi_min is None else midi_min
+    n_pitch, n = activation.shape
+    ref = notes.piano_roll(feature_rate=feature_rate, n_frames=n, midi_min=midi_min, n_pitches=n_pitch)
+    times = np.arange(n) / feature_rate
+    hz = 440.0 * 2.0 ** ((np.arange(n_pitch) + midi_min - 69) / 12)
+
+    def freqs(mask):
+        return [hz[np.flatnonzero(col)] for col in mask.T]
+
+    m = mir_eval.multipitch.evaluate(times, freqs(ref > 0), times, freqs(activation >= threshold))
+    p, r = float(m["Precision"]), float(m["Recall"])
+    f = 2 * p * r / (p + r) if p + r > 0 else 0.0
+    return {"precision": p, "recall": r, "f": f, "accuracy": float(m["Accuracy"]),
+            "frames": int(n), "ref_notes": int((ref > 0).sum()), "est_notes": int((activation >= threshold).sum())}
+
+
+def pooled_f(rows: list[dict]) -> dict[str, float]:
+    """Precision / recall / F over all frames of all files (weighted by notes)."""
+    tp = sum(r["recall"] * r["ref_notes"] for r in rows)
+    ref = sum(r["ref_notes"] for r in rows)
+    est = sum(r["est_notes"] for r in rows)
+    p = tp / est if est else 0.0
+    r = tp / ref if ref else 0.0
+    return {"precision": p, "recall": r, "f": 2 * p * r / (p + r) if p + r else 0.0}
+
+
+def pitch_evaluation_pairs(inputs: list[str]) -> list[tuple[Path, Path]]:
+    """(audio, reference notes) pairs from ``[AUDIO, LABELS]`` or ``[MANIFEST.csv]`` (columns
+    audio,labels; relative paths from the manifest's folder)."""
+    from .errors import ParameterError
+    from .io import read_csv_rows
+
+    if len(inputs) == 2:
+        pairs = [(Path(inputs[0]), Path(inputs[1]))]
+    elif len(inputs) == 1:
+        base = Path(inputs[0]).parent
+        rows = read_csv_rows(inputs[0], ("audio", "labels"), what="evaluation manifest")
+        pairs = [(base / r["audio"], base / r["labels"]) for r in rows]
+    else:
+        raise ParameterError("give AUDIO LABELS or one manifest CSV with audio,labels columns")
+    for a, b in pairs:
+        for p in (a, b):
+            if not p.is_file():
+                raise ChromatoolError(f"{p}: no such file")
+    return pairs
+
+
+def evaluate_pitch(pairs: list[tuple[Path, Path]], lm, *, threshold: float = PITCH_THRESHOLD,
+                   device: str = "cpu", on_done=None) -> list[dict]:
+    """Run a multipitch model on each recording and score it against its notes."""
+    from .audio import load_audio
+    from .deep import deep_features
+
+    rows = []
+    for i, (audio, labels) in enumerate(pairs):
+        f = deep_features(load_audio(audio, sr=int(lm.features["sr"])), lm, output="pitch", device=device)
+        rows.append({"audio": str(audio), "labels": str(labels),
+                     **multipitch_scores(f.data, read_notes(labels), feature_rate=f.feature_rate,
+                                         threshold=threshold)})
+        if on_done:
+            on_done(i, rows[-1])
+    return rows

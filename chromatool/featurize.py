@@ -57,30 +57,35 @@ class BatchReport:
     failures: list[tuple[Path, str]]
 
 
-def plan_feature_tasks(inputs: list[str | Path], output: str | Path, *, kind: str,
-                       feature_rate: float, device: str, fmt: str,
-                       overwrite: bool) -> list[FeatureTask]:
-    """One task per audio file. A single file with an output that is not a folder writes there;
-    otherwise ``output`` is a folder and the outputs mirror the inputs' names."""
-    if kind not in D.FEATURE_KINDS:
-        raise ParameterError(f"unknown feature kind {kind!r}; choose one of {', '.join(D.FEATURE_KINDS)}")
+def plan_outputs(inputs: list[str | Path], output: str | Path, *, fmt: str,
+                 overwrite: bool) -> list[tuple[Path, Path]]:
+    """(audio file, output path) pairs. A single file with an output that is not a folder
+    writes there; otherwise ``output`` is a folder and the outputs mirror the inputs' names.
+    Existing outputs are refused (without ``overwrite``) before any work is done."""
     if fmt not in D.ARRAY_FORMATS:
         raise ParameterError(f"unknown format {fmt!r}; choose one of {', '.join(D.ARRAY_FORMATS)}")
-    D.hop_length(D.SAMPLE_RATE, feature_rate)
     files = collect_files(inputs, AUDIO_EXTENSIONS)
     if not files:
         raise ChromatoolError("no audio files found in " + ", ".join(str(p) for p in inputs))
     out = Path(output)
     single = (len(inputs) == 1 and len(files) == 1 and files[0][0] == files[0][1]
               and not out.is_dir() and not str(output).endswith(("/", "\\")))
-    tasks = []
-    for path, root in files:
-        dest = out if single else mirrored_output(path, root, out, f".{fmt}")
-        tasks.append(FeatureTask(path, dest, kind, feature_rate, device, fmt, overwrite))
+    pairs = [(path, out if single else mirrored_output(path, root, out, f".{fmt}")) for path, root in files]
     if not overwrite:
-        for t in tasks:  # refuse before any work is done
-            check_writable(t.output, overwrite=False)
-    return tasks
+        for _, dest in pairs:
+            check_writable(dest, overwrite=False)
+    return pairs
+
+
+def plan_feature_tasks(inputs: list[str | Path], output: str | Path, *, kind: str,
+                       feature_rate: float, device: str, fmt: str,
+                       overwrite: bool) -> list[FeatureTask]:
+    """One task per audio file (outputs as :func:`plan_outputs`)."""
+    if kind not in D.FEATURE_KINDS:
+        raise ParameterError(f"unknown feature kind {kind!r}; choose one of {', '.join(D.FEATURE_KINDS)}")
+    D.hop_length(D.SAMPLE_RATE, feature_rate)
+    return [FeatureTask(src, dest, kind, feature_rate, device, fmt, overwrite)
+            for src, dest in plan_outputs(inputs, output, fmt=fmt, overwrite=overwrite)]
 
 
 def run_feature_tasks(tasks: list[FeatureTask], *, jobs: int = 1,

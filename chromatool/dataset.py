@@ -1,0 +1,234 @@
+"""Training data from scores: FluidSynth renders with varied instruments, soundfonts, tempo
+curves, transposition, reverb and noise, and the two manifests ``chromatool train`` reads.
+
+For each score, one render goes to ``audio/`` (FLAC, 22050 Hz) with
+
+* its strong labels (``labels/*.csv``, chromatool's label columns, performance time), listed in
+  ``bce.csv`` (columns ``audio,labels,group``);
+* a few weakly aligned theme-like excerpts of the top voice (6–14 s): the excerpt's notes at the
+  score's own tempo, untransposed, as an MTD note list (``themes/*.csv``), and its start and end
+  in the render, listed in ``ctc.csv`` (columns ``audio,start,end,theme,transpose,group``, where
+  ``transpose`` is the semitones the render was transposed by).
+
+Paths in the manifests are relative to the manifest. ``group`` (``composer/work``) keeps all
+material of one work on one side of a validation split.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import defaults as D
+from .batch import Callback, map_items
+from .errors import ChromatoolError, ParameterError, ScoreError
+
+#: music21 corpus composers reserved for testing: never rendered for training.
+TEST_COMPOSERS: tuple[str, ...] = ("mozart", "haydn", "schumann_robert", "schumann_clara", "chopin",
+                                   "schubert", "beach", "joplin", "verdi", "weber")
+#: GM programs a render draws its instruments from, by family.
+GM_FAMILIES: dict[str, tuple[int, ...]] = {
+    "piano": (0, 1, 2, 4, 5, 6, 7),
+    "organ": (16, 19, 20, 21),
+    "guitar": (24, 25, 46),
+    "strings": (40, 41, 42, 43, 44, 48, 49),
+    "choir": (52, 53, 54),
+    "brass": (56, 57, 58, 60, 61),
+    "reeds": (64, 65, 66, 68, 69, 70, 71),
+    "pipes": (72, 73, 74, 75),
+}
+CTC_COLUMNS: tuple[str, ...] = ("audio", "start", "end", "theme", "transpose", "group")
+BCE_COLUMNS: tuple[str, ...] = ("audio", "labels", "group")
+SCORE_SUFFIXES: tuple[str, ...] = (".mxl", ".xml", ".musicxml", ".krn", ".abc", ".mid", ".midi")
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """The random ranges of one data set."""
+
+    excerpts: int = 4
+    min_excerpt: float = 6.0
+    max_excerpt: float = 14.0
+    max_transpose: int = 4
+    tempo_scale: tuple[float, float] = (0.75, 1.3)
+    tempo_ratio: float = 1.25
+    snr_db: tuple[float, float] = (20.0, 45.0)
+    rt60: tuple[float, float] = (0.3, 1.8)
+    max_duration: float = 300.0
+    soundfonts: tuple[str, ...] = ()
+
+
+def composer_of(path: Path) -> str:
+    parts = path.parts
+    return parts[parts.index("corpus") + 1] if "corpus" in parts else path.parent.name
+
+
+def corpus_scores(composers: tuple[str, ...]) -> list[Path]:
+    """Scores of these music21 corpus composers (reserved test composers refused)."""
+    from music21 import corpus
+
+    bad = sorted(set(composers) & set(TEST_COMPOSERS))
+    if bad:
+        raise ParameterError(f"{', '.join(bad)}: reserved test composer(s), never used for training data")
+    paths = sorted(Path(p) for p in corpus.getPaths())
+    out = [p for p in paths if composer_of(p) in composers and p.suffix in SCORE_SUFFIXES]
+    missing = sorted(set(composers) - {composer_of(p) for p in out})
+    if missing:
+        raise ParameterError(f"no music21 corpus scores for: {', '.join(missing)}")
+    return out
+
+
+def pick_pieces(paths: list[Path], n: int, rng: np.random.Generator) -> list[Path]:
+    """Up to ``n`` pieces, round-robin over composers so that none dominates."""
+    pools: dict[str, list[Path]] = {}
+    for p in paths:
+        pools.setdefault(composer_of(p), []).append(p)
+    pools = {c: list(rng.permutation(ps)) for c, ps in sorted(pools.items())}
+    out: list[Path] = []
+    while len(out) < n and any(pools.values()):
+        for c in pools:
+            if pools[c] and len(out) < n:
+                out.append(Path(pools[c].pop()))
+    return out
+
+
+def random_programs(n_parts: int, rng: np.random.Generator) -> list[int]:
+    """GM programs for the parts: one family for all parts, or a mixed ensemble."""
+    fams = list(GM_FAMILIES.values())
+    if rng.random() < 0.5:
+        fam = fams[int(rng.integers(len(fams)))]
+        return [int(rng.choice(fam)) for _ in range(n_parts)]
+    return [int(rng.choice(fams[int(rng.integers(len(fams)))])) for _ in range(n_parts)]
+
+
+def _excerpts(top, settings: RenderSettings, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """(start, end) score times of top-voice excerpts of the allowed lengths."""
+    out: list[tuple[float, float]] = []
+    for _ in range(settings.excerpts * 4):
+        if len(out) == settings.excerpts:
+            break
+        length = rng.uniform(settings.min_excerpt, settings.max_excerpt)
+        starts = top.onset[top.onset <= top.duration - length]
+        if starts.size == 0:
+            break
+        t0 = float(rng.choice(starts))
+        sel = (top.onset >= t0) & (top.onset < t0 + length)
+        if sel.sum() < 5:
+            continue
+        t1 = float(top.offset[sel].max())
+        if any(a < t1 and t0 < b for a, b in out):
+            continue  # keep excerpts disjoint
+        out.append((t0, t1))
+    return out
+
+
+def top_voice(notes):
+    """The melody of the part with the highest mean pitch (kern files list the bass first)."""
+    parts = np.unique(notes.part)
+    top = max(parts, key=lambda p: float(np.mean(notes.pitch[notes.part == p])))
+    return notes.select(notes.part == top).melody()
+
+
+def _write_theme(path: Path, notes, t0: float) -> None:
+    with open(path, "w") as f:
+        f.write("Start;Duration;Pitch\n")
+        for a, b, p in zip(notes.onset - t0, notes.offset - notes.onset, notes.pitch):
+            f.write(f"{a:.4f};{b:.4f};{int(p)}\n")
+
+
+@dataclass(frozen=True)
+class RenderTask:
+    score: Path
+    out: Path
+    seed: int
+    settings: RenderSettings
+    name: str
+
+
+def render_piece(task: RenderTask) -> dict[str, list[dict]]:
+    """Render one score with random performance settings; write audio, labels and themes."""
+    import soundfile as sf
+
+    from .alignment import labels_csv
+    from .render import TempoCurve, add_noise, add_reverb, find_soundfonts, render
+    from .score import read_score
+
+    s, rng = task.settings, np.random.default_rng(task.seed)
+    notes = read_score(task.score)
+    notes = notes.select(notes.onset < s.max_duration)
+    if len(notes) < 10 or notes.duration < s.min_excerpt:
+        raise ScoreError(f"{task.score}: too short to render for training ({len(notes)} notes)")
+    n_parts = int(notes.part.max()) + 1
+    programs = np.array(random_programs(n_parts, rng))
+    shift = int(rng.integers(-s.max_transpose, s.max_transpose + 1))
+    vel = np.clip(notes.velocity + rng.normal(0, 12, len(notes)) + rng.normal(0, 10, n_parts)[notes.part], 25, 120)
+    perf = replace(notes.transpose(shift), program=programs[notes.part], velocity=vel.astype(int))
+    curve = TempoCurve(notes.duration, rng=rng, scale=float(rng.uniform(*s.tempo_scale)),
+                       max_ratio=s.tempo_ratio)
+    perf = curve.apply(perf)
+    fonts = [Path(f) for f in s.soundfonts] or find_soundfonts()
+    font = fonts[int(rng.integers(len(fonts)))]
+    y = render(perf, soundfont=font, reverb=bool(rng.random() < 0.5))
+    y = add_reverb(y, rng=rng, rt60=float(rng.uniform(*s.rt60)), wet=float(rng.uniform(0.0, 0.35)))
+    y = add_noise(y, snr_db=float(rng.uniform(*s.snr_db)), rng=rng)
+    name, group = task.name, f"{composer_of(task.score)}/{task.score.stem}"
+    for d in ("audio", "labels", "themes"):
+        (task.out / d).mkdir(parents=True, exist_ok=True)
+    audio = Path("audio") / f"{name}.flac"
+    sf.write(task.out / audio, y, D.SAMPLE_RATE, subtype="PCM_16")
+    labels = Path("labels") / f"{name}.csv"
+    (task.out / labels).write_text(labels_csv(perf))
+    top = top_voice(notes)
+    ctc = []
+    for k, (t0, t1) in enumerate(_excerpts(top, s, rng)):
+        theme = Path("themes") / f"{name}_{k}.csv"
+        _write_theme(task.out / theme, top.select((top.onset >= t0) & (top.onset < t1)), t0)
+        ctc.append({"audio": str(audio), "start": f"{float(curve(t0)):.3f}",
+                    "end": f"{float(curve(t1)):.3f}", "theme": str(theme), "transpose": shift,
+                    "group": group})
+    return {"ctc": ctc, "bce": [{"audio": str(audio), "labels": str(labels), "group": group}]}
+
+
+def _write_manifest(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(columns))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
+                  settings: RenderSettings = RenderSettings(), jobs: int = 1,
+                  on_done: Callback | None = None) -> tuple[Path, Path, list[tuple[Path, str]]]:
+    """Render ``scores`` into ``out``; returns the ctc and bce manifests and the skipped scores."""
+    from .render import RenderError, can_render
+
+    if not can_render():
+        raise RenderError("rendering training data needs FluidSynth and a General MIDI soundfont "
+                          "(the set-up installs both)")
+    if not scores:
+        raise ParameterError("no scores to render")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tasks, seen = [], set()
+    for i, p in enumerate(scores):
+        name = f"{composer_of(Path(p))}_{Path(p).stem}"[:80].replace(" ", "_")
+        if name in seen:
+            name = f"{name}_{i}"
+        seen.add(name)
+        tasks.append(RenderTask(Path(p), out, seed * 100003 + i, settings, name))
+    results = map_items(render_piece, tasks, jobs=jobs, on_done=on_done)
+    ctc, bce, skipped = [], [], []
+    for t, r in zip(tasks, results):
+        if isinstance(r, ChromatoolError):
+            skipped.append((t.score, str(r)))
+        else:
+            ctc += r["ctc"]
+            bce += r["bce"]
+    if not bce:
+        raise ChromatoolError("no score could be rendered: " + "; ".join(m for _, m in skipped[:3]))
+    _write_manifest(out / "ctc.csv", CTC_COLUMNS, ctc)
+    _write_manifest(out / "bce.csv", BCE_COLUMNS, bce)
+    return out / "ctc.csv", out / "bce.csv", skipped

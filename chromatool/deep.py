@@ -1,0 +1,219 @@
+"""Trained models on disk and in use: checkpoints, the packaged default models, and extraction
+of deep chroma / pitch salience from audio in bounded memory.
+
+A checkpoint is a plain dict readable with ``torch.load(path, weights_only=True)``::
+
+    {"format": "chromatool-model", "version": 1,
+     "model": {...}       # the architecture's config (models.py)
+     "features": {...}    # how the input HCQT is computed (rebuilt from this at extraction)
+     "training": {...}    # summary: data, epochs, losses, seed ...
+     "state_dict": {...}}
+
+Training checkpoints (``*.last.pt``) add the optimizer state and the schedule for ``--resume``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import defaults as D
+from .errors import ModelError, ParameterError
+from .features import Features
+
+CHECKPOINT_FORMAT = "chromatool-model"
+CHECKPOINT_VERSION = 1
+#: Outputs ``extract`` can write, and the packaged model each one uses by default.
+OUTPUTS: tuple[str, ...] = ("chroma", "pitch", "probs")
+DEFAULT_MODELS: dict[str, str] = {"chroma": "ctc-chroma", "probs": "ctc-chroma", "pitch": "multipitch"}
+#: Frames per inference chunk and the context added on each side (> every model's receptive
+#: field, so chunked output equals whole-file output).
+CHUNK_FRAMES = 1500
+CHUNK_CONTEXT = 32
+
+
+def feature_config(*, feature_rate: float = D.FEATURE_RATE, normalize: str = "l2") -> dict[str, Any]:
+    """The HCQT a model reads (``normalize``: "l2" per frame and harmonic, as in Zalkow &
+    Müller §3, or "none")."""
+    if normalize not in ("l2", "none"):
+        raise ParameterError(f"unknown input normalisation {normalize!r}; choose l2 or none")
+    return {"kind": "hcqt", "sr": D.SAMPLE_RATE, "feature_rate": float(feature_rate),
+            "harmonics": list(D.HCQT_HARMONICS), "fmin": D.FMIN, "n_bins": D.N_BINS,
+            "bins_per_octave": D.BINS_PER_OCTAVE, "normalize": normalize}
+
+
+def input_hcqt(y: np.ndarray, features: dict[str, Any], *, engine=None) -> np.ndarray:
+    """The log-HCQT (n_harmonics, n_bins, n_frames) of a model's feature config, float32."""
+    from .features import hcqt
+
+    return hcqt(y, sr=int(features["sr"]), feature_rate=float(features["feature_rate"]),
+                harmonics=tuple(features["harmonics"]), fmin=float(features["fmin"]),
+                n_bins=int(features["n_bins"]), bins_per_octave=int(features["bins_per_octave"]),
+                engine=engine).data
+
+
+def model_input(H: np.ndarray, features: dict[str, Any]):
+    """HCQT (n_harmonics, n_bins, n_frames) → the network's (n_harmonics, n_frames, n_bins) tensor."""
+    import torch
+
+    x = torch.as_tensor(np.ascontiguousarray(H), dtype=torch.float32).transpose(1, 2)
+    if features.get("normalize", "l2") == "l2":
+        x = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    return x
+
+
+@dataclass
+class LoadedModel:
+    model: Any  # torch.nn.Module in eval mode
+    config: dict[str, Any]
+    features: dict[str, Any]
+    training: dict[str, Any]
+    source: str
+
+    @property
+    def arch(self) -> str:
+        return str(self.config["arch"])
+
+
+def checkpoint(model, features: dict[str, Any], training: dict[str, Any], **extra: Any) -> dict:
+    from .models import config_dict
+
+    inner = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+            "model": config_dict(inner.config), "features": dict(features),
+            "training": dict(training),
+            "state_dict": {k: v.detach().cpu() for k, v in inner.state_dict().items()}, **extra}
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such model file")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
+        raise ModelError(f"{path}: not a chromatool model ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        raise ModelError(f"{path}: not a chromatool model checkpoint")
+    if int(ck.get("version", 0)) > CHECKPOINT_VERSION:
+        raise ModelError(f"{path}: made by a newer chromatool (checkpoint version {ck['version']})")
+    return ck
+
+
+def packaged_models() -> dict[str, Path]:
+    """Models shipped in ``chromatool/weights`` by name (file stem)."""
+    root = resources.files("chromatool") / "weights"
+    if not root.is_dir():
+        return {}
+    return {Path(p.name).stem: Path(str(p)) for p in root.iterdir() if p.name.endswith(".pt")}
+
+
+def resolve_model(name: str | None, output: str = "chroma") -> Path:
+    """A model path from a name of a packaged model, a file path, or None (the default for
+    ``output``)."""
+    if output not in OUTPUTS:
+        raise ParameterError(f"unknown --output {output!r}; choose one of {', '.join(OUTPUTS)}")
+    shipped = packaged_models()
+    name = name or DEFAULT_MODELS[output]
+    if name in shipped:
+        return shipped[name]
+    if Path(name).suffix == ".pt" or Path(name).exists():
+        return Path(name)
+    raise ModelError(f"unknown model {name!r}: give a .pt file or one of the packaged models "
+                     f"({', '.join(sorted(shipped)) or 'none installed'})")
+
+
+def load_model(name: str | Path | None = None, *, output: str = "chroma", device: str = "cpu") -> LoadedModel:
+    """Load a checkpoint (path, packaged model name, or the default for ``output``)."""
+    from .models import build_model
+
+    path = resolve_model(str(name) if name is not None else None, output)
+    ck = read_checkpoint(path)
+    model = build_model(ck["model"])
+    try:
+        model.load_state_dict(ck["state_dict"])
+    except RuntimeError as exc:
+        raise ModelError(f"{path}: weights do not match its architecture ({str(exc)[:160]})") from None
+    model.eval().to(device)
+    return LoadedModel(model, ck["model"], ck["features"], ck.get("training", {}), str(path))
+
+
+def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = "cpu",
+                   chunk_frames: int = CHUNK_FRAMES, context: int = CHUNK_CONTEXT) -> np.ndarray:
+    """Per-frame network output (n_frames, n_outputs) in overlapping chunks: softmax posteriors
+    for ctc-chroma, sigmoid activations otherwise."""
+    import torch
+
+    x = model_input(H, lm.features)
+    n = x.shape[1]
+    outs = []
+    with torch.inference_mode():
+        for a in range(0, max(n, 1), chunk_frames):
+            b = min(n, a + chunk_frames)
+            lo, hi = max(0, a - context), min(n, b + context)
+            logits = lm.model(x[None, :, lo:hi].to(device))[0, a - lo: b - lo]
+            act = torch.softmax(logits, -1) if lm.arch == "ctc-chroma" else torch.sigmoid(logits)
+            outs.append(act.float().cpu().numpy())
+    return np.concatenate(outs) if outs else np.zeros((0, lm.model.config.n_outputs), np.float32)
+
+
+def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = "chroma", device: str = "cpu",
+                  engine=None) -> Features:
+    """Deep features of a signal at the model's feature rate.
+
+    output : "chroma" (12, N), ε dropped and columns ℓ2-normalised (ctc-chroma; pitchclass gives
+        its activations, multipitch folds its semitones); "pitch" (72, N) semitone salience C1–B6
+        (multipitch models); "probs" (13, N) the ctc-chroma posteriors with ε last.
+    """
+    from .features import normalize
+
+    arch = lm.arch
+    if output == "pitch" and arch != "multipitch":
+        raise ModelError(f"--output pitch needs a multipitch model; {Path(lm.source).name} is {arch}")
+    if output == "probs" and arch != "ctc-chroma":
+        raise ModelError(f"--output probs needs a ctc-chroma model; {Path(lm.source).name} is {arch}")
+    H = input_hcqt(y, lm.features, engine=engine)
+    act = network_output(lm, H, device=device).T  # (n_outputs, N)
+    if output == "chroma":
+        if arch == "ctc-chroma":
+            act = normalize(act[: D.N_CHROMA])
+        elif arch == "multipitch":
+            act = normalize(np.stack([act[c::D.N_CHROMA].sum(0) for c in range(D.N_CHROMA)]))
+        else:
+            act = normalize(act)
+    params = {"model": Path(lm.source).name, "arch": arch, "output": output,
+              **{k: v for k, v in lm.features.items() if k not in ("kind",)}}
+    return Features(act.astype(np.float32), float(lm.features["feature_rate"]), f"deep-{output}", params)
+
+
+def extract_files(pairs: list[tuple[Path, Path]], lm: LoadedModel, *, output: str = "chroma",
+                  device: str = "cpu", fmt: str = "npy", overwrite: bool = False,
+                  on_done=None) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Extract deep features of each (audio, destination) pair with one loaded model; returns
+    the written files and the (audio, message) failures."""
+    from .audio import load_audio
+    from .errors import ChromatoolError
+    from .featurize import engine_for
+    from .io import save_array
+
+    engine = engine_for(device)
+    written, failures = [], []
+    for i, (src, dest) in enumerate(pairs):
+        try:
+            y = load_audio(src, sr=int(lm.features["sr"]))
+            f = deep_features(y, lm, output=output, device=device, engine=engine)
+            meta = {**f.metadata(), "source": str(src)}
+            written += save_array(dest, f.data, meta, overwrite=overwrite, fmt=fmt)
+            result: Any = dest
+        except ChromatoolError as exc:
+            failures.append((src, str(exc)))
+            result = exc
+        if on_done:
+            on_done(i, result)
+    return written, failures

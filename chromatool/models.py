@@ -1,0 +1,201 @@
+"""Neural networks on the HCQT: CTC deep chroma (Zalkow & Müller 2020) and Weiss-style
+multi-pitch / pitch-class CNNs (Weiss et al. 2021).
+
+Every model takes a batch of HCQTs shaped ``(batch, n_harmonics, n_frames, n_bins)`` (the
+torch ``NCHW`` layout with time as height and pitch as width) and returns per-frame logits
+shaped ``(batch, n_frames, n_outputs)``; all convolutions are "same" padded in time, so any
+number of frames goes in and the same number comes out. Each architecture has one frozen
+config dataclass whose fields are stored in a checkpoint, so a model is rebuilt from
+``build_model(config_dict)`` alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from . import defaults as D
+from .errors import ModelError
+
+#: Architectures ``build_model`` knows.
+ARCHITECTURES: tuple[str, ...] = ("ctc-chroma", "multipitch", "pitchclass")
+
+
+@dataclass(frozen=True)
+class CTCChromaConfig:
+    """The paper's CTC chroma model (§3): the deep salience network of Bittner et al. with
+    reduced kernels, no batch norm, leaky ReLU; a 216-bin salience layer; 12 chroma logits by
+    fixed pooling of the bins of each pitch class; one ε logit by a dense layer."""
+
+    arch: str = "ctc-chroma"
+    n_harmonics: int = len(D.HCQT_HARMONICS)
+    n_bins: int = D.N_BINS
+    bins_per_octave: int = D.BINS_PER_OCTAVE
+    channels: tuple[int, ...] = (64, 32, 32, 32)
+    kernel: tuple[int, int] = (3, 3)
+    distribute_channels: int = 8
+    distribute_kernel: tuple[int, int] = (3, 42)
+    negative_slope: float = 0.3
+
+    @property
+    def n_outputs(self) -> int:
+        return D.N_CHROMA + 1  # 12 pitch classes and the blank ε (last)
+
+
+@dataclass(frozen=True)
+class MultiPitchConfig:
+    """A Weiss-style CNN (Weiss et al. 2021, "basic"): prefiltering, binning to semitones,
+    time reduction, channel reduction to one map, sigmoid per semitone C1–B6 (72 outputs), or
+    a further bin reduction to 12 pitch classes (``arch="pitchclass"``). The kernels are
+    smaller than the paper's 15 x 15 prefilter / 75-frame context so that it trains on a CPU."""
+
+    arch: str = "multipitch"
+    n_harmonics: int = len(D.HCQT_HARMONICS)
+    n_bins: int = D.N_BINS
+    bins_per_semitone: int = D.BINS_PER_SEMITONE
+    prefilter_channels: int = 20
+    prefilter_kernel: tuple[int, int] = (5, 15)
+    binning_channels: int = 20
+    time_channels: int = 10
+    time_kernel: int = 25
+    dropout: float = 0.2
+    negative_slope: float = 0.01
+
+    @property
+    def n_semitones(self) -> int:
+        return self.n_bins // self.bins_per_semitone
+
+    @property
+    def n_outputs(self) -> int:
+        return D.N_CHROMA if self.arch == "pitchclass" else self.n_semitones
+
+
+def _same_conv(c_in: int, c_out: int, kernel: tuple[int, int]) -> nn.Module:
+    """A conv2d with TensorFlow's "same" padding (for even kernels: one more after than before)."""
+    kt, kf = kernel
+    pad = ((kf - 1) // 2, kf // 2, (kt - 1) // 2, kt // 2)  # F.pad order: last dim first
+    return nn.Sequential(nn.ZeroPad2d(pad), nn.Conv2d(c_in, c_out, kernel))
+
+
+def chroma_pooling_matrix(n_bins: int = D.N_BINS, bins_per_octave: int = D.BINS_PER_OCTAVE) -> np.ndarray:
+    """The fixed 0/1 (n_bins, 12) matrix summing bins ``b, b+1, .. b+k-1`` (k bins per semitone)
+    of pitch class ``c = (b // k) % 12`` (bin 0 = C1)."""
+    per_semitone = bins_per_octave // D.N_CHROMA
+    P = np.zeros((n_bins, D.N_CHROMA), dtype=np.float32)
+    P[np.arange(n_bins), (np.arange(n_bins) // per_semitone) % D.N_CHROMA] = 1.0
+    return P
+
+
+class CTCChroma(nn.Module):
+    def __init__(self, config: CTCChromaConfig = CTCChromaConfig()):
+        super().__init__()
+        self.config = config
+        chans = (config.n_harmonics, *config.channels)
+        self.convs = nn.ModuleList(_same_conv(a, b, tuple(config.kernel)) for a, b in zip(chans[:-1], chans[1:]))
+        self.distribute = _same_conv(chans[-1], config.distribute_channels, tuple(config.distribute_kernel))
+        self.squishy = nn.Conv2d(config.distribute_channels, 1, 1)
+        self.register_buffer("chroma_pool", torch.from_numpy(
+            chroma_pooling_matrix(config.n_bins, config.bins_per_octave)), persistent=False)
+        self.eps_pool = nn.Linear(config.n_bins, 1)
+
+    def salience(self, x: torch.Tensor) -> torch.Tensor:
+        """Pitch salience in [0, 1], shape (batch, n_frames, n_bins)."""
+        slope = self.config.negative_slope
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), slope)
+        x = F.leaky_relu(self.distribute(x), slope)
+        return torch.sigmoid(self.squishy(x))[:, 0].contiguous()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, n_frames, 13): chroma C..B then ε; softmax gives the CTC posteriors."""
+        s = self.salience(x)
+        return torch.cat([s @ self.chroma_pool, self.eps_pool(s)], dim=-1)
+
+
+class MultiPitch(nn.Module):
+    def __init__(self, config: MultiPitchConfig = MultiPitchConfig()):
+        super().__init__()
+        self.config = config
+        c, k = config, config.bins_per_semitone
+        self.prefilter = _same_conv(c.n_harmonics, c.prefilter_channels, tuple(c.prefilter_kernel))
+        self.binning = nn.Sequential(nn.ZeroPad2d((k - 1, 0, 1, 1)),
+                                     nn.Conv2d(c.prefilter_channels, c.binning_channels, (3, 2 * k - 1),
+                                               stride=(1, k)))
+        self.time = _same_conv(c.binning_channels, c.time_channels, (c.time_kernel, 1))
+        self.reduce = nn.Conv2d(c.time_channels, 1, 1)
+        if c.arch == "pitchclass":
+            # bin reduction (Weiss: 72 - 11 = 61-wide kernel → 12 pitch classes)
+            self.classes = nn.Conv2d(1, 1, (1, c.n_semitones - D.N_CHROMA + 1))
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, n_frames, 72 semitones from C1, or 12 pitch classes from C)."""
+        a = self.config.negative_slope
+        x = self.drop(F.leaky_relu(self.prefilter(x), a))
+        x = F.max_pool2d(x, (3, 1), stride=1, padding=(1, 0))
+        x = self.drop(F.leaky_relu(self.binning(x), a))
+        x = self.drop(F.leaky_relu(self.time(x), a))
+        x = self.reduce(x)
+        if self.config.arch == "pitchclass":
+            x = self.classes(F.leaky_relu(x, a))
+        return x[:, 0]
+
+
+_CONFIGS: dict[str, type] = {"ctc-chroma": CTCChromaConfig, "multipitch": MultiPitchConfig,
+                             "pitchclass": MultiPitchConfig}
+
+
+def make_config(arch: str, **overrides: Any):
+    """The config of an architecture with its defaults, some fields overridden."""
+    if arch not in _CONFIGS:
+        raise ModelError(f"unknown model architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    cls = _CONFIGS[arch]
+    names = {f.name for f in fields(cls)}
+    unknown = set(overrides) - names
+    if unknown:
+        raise ModelError(f"unknown {arch} setting(s): {', '.join(sorted(unknown))}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return cls(**{**values, "arch": arch})
+
+
+def config_dict(config) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def build_model(config: dict[str, Any] | CTCChromaConfig | MultiPitchConfig) -> nn.Module:
+    """A freshly initialised model from a config (dataclass or the dict a checkpoint holds)."""
+    if isinstance(config, dict):
+        config = make_config(config.get("arch", ""), **{k: v for k, v in config.items() if k != "arch"})
+    return CTCChroma(config) if config.arch == "ctc-chroma" else MultiPitch(config)
+
+
+def n_parameters(model: nn.Module) -> int:
+    """Trainable parameters (the fixed chroma pooling is not one)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def load_keras_weights(model: CTCChroma, arrays: dict[str, np.ndarray]) -> CTCChroma:
+    """Load a Keras/TF ``ctc_chroma`` weight set (kernels (k_time, k_pitch, c_in, c_out), dense
+    (in, out), names bendy1, bendy2, smoothy1, smoothy2, distribute, squishy, eps_pool) into
+    ``model``. Checks that the file's fixed chroma pooling is chromatool's."""
+    names = ("bendy1", "bendy2", "smoothy1", "smoothy2")
+    try:
+        with torch.no_grad():
+            for conv, name in zip([*model.convs, model.distribute], [*names, "distribute"]):
+                conv[1].weight.copy_(torch.from_numpy(np.transpose(arrays[f"{name}/kernel"], (3, 2, 0, 1))))
+                conv[1].bias.copy_(torch.from_numpy(arrays[f"{name}/bias"]))
+            model.squishy.weight.copy_(torch.from_numpy(np.transpose(arrays["squishy/kernel"], (3, 2, 0, 1))))
+            model.squishy.bias.copy_(torch.from_numpy(arrays["squishy/bias"]))
+            model.eps_pool.weight.copy_(torch.from_numpy(arrays["eps_pool/kernel"].T))
+            model.eps_pool.bias.copy_(torch.from_numpy(arrays["eps_pool/bias"]))
+    except (KeyError, RuntimeError) as exc:
+        raise ModelError(f"weights do not fit the ctc-chroma architecture: {exc}") from None
+    pool = arrays.get("chroma_pool/kernel")
+    if pool is not None and not np.array_equal(pool, model.chroma_pool.numpy()):
+        raise ModelError("the weights' chroma pooling differs from chromatool's (bin 0 = C1)")
+    return model

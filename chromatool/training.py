@@ -1,0 +1,548 @@
+"""Training deep chroma (CTC, weakly aligned) and multi-pitch / pitch-class (BCE, strongly
+aligned) models — Zalkow & Müller 2020 §3–4.1, Weiss et al. 2021.
+
+Manifests are CSV files; relative paths are relative to the manifest:
+
+* ``--loss ctc``: ``audio,start,end,theme[,transpose][,group]`` — an excerpt of a recording
+  (seconds) and a theme (any score format or an MTD ``Start;Duration;Pitch`` list) whose
+  chroma label sequence, without timing, is the target; ``transpose`` (semitones) is added to
+  the theme to match the recording.
+* ``--loss bce``: ``audio,labels[,group]`` — a recording and its note labels (what
+  ``chromatool align`` writes, or MusicNet's CSV) → frame-wise pitch or pitch-class targets.
+
+HCQTs are computed once per recording and cached (float16). Training follows §4.1: Adam
+(lr 1e-3), batches of 8, random transposition up to ±3 semitones (the HCQT shifted by 3 bins
+per semitone, targets rotated / shifted), a validation split by ``group`` (or ``--valid``),
+the learning rate halved when the validation loss stops improving, each time restarting from
+the best model, and an early stop. Under ``torchrun`` each process trains on its share of the
+batches with DistributedDataParallel (gloo on CPU, NCCL on CUDA).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import defaults as D
+from .errors import ChromatoolError, ParameterError
+
+LOSSES: tuple[str, ...] = ("ctc", "bce")
+DEFAULT_ARCH: dict[str, str] = {"ctc": "ctc-chroma", "bce": "multipitch"}
+BLANK = D.N_CHROMA  # the ε class is the last of 13
+
+
+class ManifestError(ChromatoolError):
+    """A manifest row that cannot be used; the message names the file and row."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    loss: str = "ctc"
+    arch: str | None = None  # DEFAULT_ARCH[loss] when None
+    epochs: int = 100
+    batch_size: int = 8
+    lr: float = 1e-3
+    max_transpose: int = 3
+    crop_seconds: float = 10.0  # bce: training crops of the recordings
+    patience: int = 3  # epochs without improvement before the learning rate is halved
+    max_halvings: int = 3  # then stop at the next plateau
+    valid_fraction: float = 0.1
+    steps_per_epoch: int | None = None  # None: one pass over the training items
+    max_steps: int | None = None
+    max_minutes: float | None = None  # stop after the epoch that passes this
+    seed: int = 0
+    threads: int | None = None
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def architecture(self) -> str:
+        return self.arch or DEFAULT_ARCH[self.loss]
+
+
+@dataclass(frozen=True)
+class Item:
+    audio: Path
+    group: str
+    start: float = 0.0  # ctc: excerpt (s)
+    end: float = 0.0
+    target: tuple[int, ...] = ()  # ctc: chroma labels 0..11 of the theme, transposed
+    notes: Any = None  # bce: NoteList in recording time
+
+
+# ---------------------------------------------------------------------------------------------
+# manifests
+
+
+def _rows(path: Path, required: tuple[str, ...]) -> list[dict]:
+    from .io import read_csv_rows
+
+    return read_csv_rows(path, required, what="training manifest")
+
+
+def _file(base: Path, value: str, where: str, what: str) -> Path:
+    if not value:
+        raise ManifestError(f"{where}: empty {what} path")
+    p = Path(value)
+    p = p if p.is_absolute() else base / p
+    if not p.is_file():
+        raise ManifestError(f"{where}: {what} {p} does not exist")
+    return p
+
+
+def theme_target(path: str | Path, transpose: int = 0) -> tuple[int, ...]:
+    """The CTC target of a theme: the pitch classes (C=0) of its top voice's notes, in order."""
+    from .score import read_score
+
+    notes = read_score(path, melody=True)
+    return tuple(int(p) for p in (notes.pitch + int(transpose)) % D.N_CHROMA)
+
+
+def read_manifest(path: str | Path, loss: str) -> list[Item]:
+    """Items of a ctc or bce manifest; every bad row is an error naming it."""
+    from .errors import ScoreError
+
+    if loss not in LOSSES:
+        raise ParameterError(f"unknown --loss {loss!r}; choose ctc or bce")
+    path = Path(path)
+    base = path.parent
+    items: list[Item] = []
+    required = ("audio", "start", "end", "theme") if loss == "ctc" else ("audio", "labels")
+    for i, r in enumerate(_rows(path, required), start=2):
+        where = f"{path}:{i}"
+        audio = _file(base, r["audio"], where, "audio")
+        group = (r.get("group") or "").strip() or audio.stem
+        if loss == "ctc":
+            try:
+                start, end = float(r["start"]), float(r["end"])
+                transpose = int(r.get("transpose") or 0)
+            except ValueError as exc:
+                raise ManifestError(f"{where}: not a number ({exc})") from None
+            if start < 0 or end <= start:
+                raise ManifestError(f"{where}: excerpt end {end:g} s is not after start {start:g} s")
+            theme = _file(base, r["theme"], where, "theme")
+            try:
+                target = theme_target(theme, transpose)
+            except ScoreError as exc:
+                raise ManifestError(f"{where}: {exc}") from None
+            if not target:
+                raise ManifestError(f"{where}: theme {theme} has no notes")
+            if len(target) > (end - start) * D.FEATURE_RATE / 2:
+                raise ManifestError(f"{where}: {len(target)} theme notes cannot fit a {end - start:.1f} s excerpt")
+            items.append(Item(audio, group, start, end, target))
+        else:
+            from .alignment import read_labels
+
+            labels = _file(base, r["labels"], where, "labels")
+            try:
+                notes = read_labels(labels)
+            except ChromatoolError as exc:
+                raise ManifestError(f"{where}: {exc}") from None
+            items.append(Item(audio, group, notes=notes))
+    if not items:
+        raise ManifestError(f"{path}: no rows")
+    return items
+
+
+def split_by_group(items: list[Item], fraction: float, seed: int) -> tuple[list[Item], list[Item]]:
+    """Hold out whole groups (works/composers) for validation (scikit-learn GroupShuffleSplit)."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    groups = [it.group for it in items]
+    if len(set(groups)) < 2:
+        raise ParameterError("a validation split needs at least two groups (works) in the manifest; "
+                             "add a group column or pass --valid")
+    gss = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+    tr, va = next(gss.split(np.zeros(len(items)), groups=groups))
+    return [items[i] for i in tr], [items[i] for i in va]
+
+
+# ---------------------------------------------------------------------------------------------
+# features
+
+
+def recording_hcqts(paths: list[Path], features: dict, *, cache_root: str | None = None,
+                    on_done: Callable[[int, Any], None] | None = None, jobs: int = 1) -> dict[Path, np.ndarray]:
+    """float16 log-HCQT (n_harmonics, n_bins, n_frames) of each distinct recording, cached."""
+    from .batch import map_items
+
+    uniq = sorted(set(paths))
+    tasks = [_HCQTTask(p, json.dumps(features, sort_keys=True), cache_root) for p in uniq]
+    results = map_items(_hcqt_task, tasks, jobs=jobs, on_done=on_done)
+    for p, r in zip(uniq, results):
+        if isinstance(r, ChromatoolError):
+            raise ChromatoolError(f"{p}: {r}")
+    return dict(zip(uniq, results))
+
+
+@dataclass(frozen=True)
+class _HCQTTask:
+    path: Path
+    features: str
+    cache_root: str | None
+
+
+def _hcqt_task(task: _HCQTTask) -> np.ndarray:
+    from .audio import load_audio
+    from .cache import FeatureCache
+    from .deep import input_hcqt
+
+    feats = json.loads(task.features)
+    params = {**{k: v for k, v in feats.items() if k != "normalize"}, "dtype": "float16", "version": 1}
+    cache = FeatureCache(task.cache_root)
+    return cache.get(task.path, params, lambda: input_hcqt(load_audio(task.path, sr=int(feats["sr"])),
+                                                           feats).astype(np.float16))
+
+
+# ---------------------------------------------------------------------------------------------
+# batches
+
+
+def shift_bins(x: np.ndarray, bins: int) -> np.ndarray:
+    """Shift an HCQT (..., n_bins, n_frames) up by ``bins`` bins (down if negative), zero-filled."""
+    if bins == 0:
+        return x
+    out = np.zeros_like(x)
+    if bins > 0:
+        out[..., bins:, :] = x[..., :-bins, :]
+    else:
+        out[..., :bins, :] = x[..., -bins:, :]
+    return out
+
+
+def frame_targets(notes, n_frames: int, start_frame: int, arch: str, shift: int,
+                  feature_rate: float) -> np.ndarray:
+    """(n_frames, 72) semitone or (n_frames, 12) pitch-class targets from note labels."""
+    roll = notes.transpose(shift).piano_roll(feature_rate=feature_rate, n_frames=start_frame + n_frames,
+                                             midi_min=D.MIDI_MIN, n_pitches=D.N_BINS // D.BINS_PER_SEMITONE)
+    roll = roll[:, start_frame:start_frame + n_frames]
+    if arch == "pitchclass":
+        roll = np.stack([roll[c::D.N_CHROMA].max(0) for c in range(D.N_CHROMA)])
+    return roll.T.astype(np.float32)
+
+
+class Batcher:
+    """Draws (augmented) batches from the cached HCQTs; deterministic given its rng."""
+
+    def __init__(self, items: list[Item], hcqts: dict[Path, np.ndarray], features: dict, cfg: TrainConfig):
+        self.items, self.hcqts, self.features, self.cfg = items, hcqts, features, cfg
+        self.fr = float(features["feature_rate"])
+        self.bins_per_semitone = int(features["bins_per_octave"]) // D.N_CHROMA
+        self.crop = int(round(cfg.crop_seconds * self.fr))
+
+    def frames(self, it: Item) -> tuple[int, int]:
+        n = self.hcqts[it.audio].shape[-1]
+        if self.cfg.loss == "ctc":
+            a = min(n - 1, int(round(it.start * self.fr)))
+            return a, max(a + 1, min(n, int(round(it.end * self.fr))))
+        return 0, n
+
+    def epoch_batches(self, rng: np.random.Generator) -> list[list[int]]:
+        """Index batches for one epoch; ctc batches group excerpts of similar length."""
+        idx = rng.permutation(len(self.items))
+        bs = self.cfg.batch_size
+        if self.cfg.loss == "ctc":
+            chunk = bs * 32
+            lengths = np.array([np.subtract(*self.frames(self.items[i])[::-1]) for i in idx])
+            order = np.concatenate([idx[s:s + chunk][np.argsort(lengths[s:s + chunk], kind="stable")]
+                                    for s in range(0, len(idx), chunk)])
+        else:
+            order = idx
+        batches = [order[s:s + bs].tolist() for s in range(0, len(order), bs)]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def batch(self, indices: list[int], rng: np.random.Generator | None) -> dict[str, Any]:
+        """Inputs (B, H, T, F) and targets; ``rng`` None: no augmentation, validation crops."""
+        import torch
+
+        from .deep import model_input
+
+        xs, ys, lens = [], [], []
+        for i in indices:
+            it = self.items[i]
+            H = self.hcqts[it.audio]
+            k = int(rng.integers(-self.cfg.max_transpose, self.cfg.max_transpose + 1)) if rng is not None else 0
+            if self.cfg.loss == "ctc":
+                a, b = self.frames(it)
+                ys.append([(c + k) % D.N_CHROMA for c in it.target])
+            else:
+                n = H.shape[-1]
+                if n > self.crop:
+                    a = int(rng.integers(0, n - self.crop + 1)) if rng is not None else (n - self.crop) // 2
+                else:
+                    a = 0
+                b = min(n, a + self.crop)
+                ys.append(frame_targets(it.notes, b - a, a, self.cfg.architecture, k, self.fr))
+            x = shift_bins(H[:, :, a:b].astype(np.float32), k * self.bins_per_semitone)
+            xs.append(model_input(x, self.features))
+            lens.append(b - a)
+        T = max(lens)
+        X = torch.zeros((len(xs), xs[0].shape[0], T, xs[0].shape[2]))
+        for j, x in enumerate(xs):
+            X[j, :, : x.shape[1]] = x
+        out: dict[str, Any] = {"x": X,
+                               "lengths": torch.tensor(lens)}
+        if self.cfg.loss == "ctc":
+            out["targets"] = torch.tensor([c for y in ys for c in y], dtype=torch.long)
+            out["target_lengths"] = torch.tensor([len(y) for y in ys])
+        else:
+            Y = torch.zeros((len(ys), T, ys[0].shape[1]))
+            mask = torch.zeros((len(ys), T, 1))
+            for j, y in enumerate(ys):
+                Y[j, : y.shape[0]] = torch.from_numpy(y)
+                mask[j, : y.shape[0]] = 1
+            out["y"], out["mask"] = Y, mask
+        return out
+
+
+def batch_loss(model, batch: dict[str, Any], loss: str, device: str):
+    """Mean loss of a batch (CTC per target length as in torch's "mean"; BCE per frame and output)."""
+    import torch
+    from torch.nn import functional as F
+
+    logits = model(batch["x"].to(device))
+    if loss == "ctc":
+        logp = torch.log_softmax(logits.float(), -1).transpose(0, 1)  # (T, B, 13)
+        return F.ctc_loss(logp, batch["targets"].to(device), batch["lengths"].to(device),
+                          batch["target_lengths"].to(device), blank=BLANK, reduction="mean",
+                          zero_infinity=True)
+    mask = batch["mask"].to(device)
+    bce = F.binary_cross_entropy_with_logits(logits, batch["y"].to(device), reduction="none")
+    return (bce * mask).sum() / (mask.sum() * logits.shape[-1]).clamp_min(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: str) -> DistInfo:
+    """Join the process group torchrun set up (WORLD_SIZE > 1), else a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device == "cuda" else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size())
+
+
+def _all_mean(values: list[float], dist_info: DistInfo) -> list[float]:
+    """Sum-reduce (sum, count) pairs across processes; returns the global means."""
+    if dist_info.world == 1:
+        return [values[0] / max(values[1], 1)] if len(values) == 2 else values
+    import torch
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(t)
+    return [float(t[0] / max(float(t[1]), 1))]
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    epochs: int
+    best_epoch: int
+    best_valid_loss: float
+    steps: int
+    seconds: float
+    stopped: str
+
+
+def _evaluate(model, batcher: Batcher, loss: str, device: str, dist_info: DistInfo) -> float:
+    import torch
+
+    model.eval()
+    total, count = 0.0, 0
+    idx = list(range(len(batcher.items)))[dist_info.rank::dist_info.world]
+    with torch.no_grad():
+        for s in range(0, len(idx), batcher.cfg.batch_size):
+            chunk = idx[s:s + batcher.cfg.batch_size]
+            total += float(batch_loss(model, batcher.batch(chunk, None), loss, device)) * len(chunk)
+            count += len(chunk)
+    model.train()
+    return _all_mean([total, count], dist_info)[0]
+
+
+def train(train_items: list[Item], valid_items: list[Item], output: str | Path, *,
+          cfg: TrainConfig = TrainConfig(), device: str = "cpu", resume: bool = False,
+          cache_root: str | None = None, log_path: str | Path | None = None,
+          data_summary: dict | None = None, jobs: int = 1,
+          on_event: Callable[[str, dict], None] | None = None) -> TrainResult:
+    """Train a model; writes ``output`` (best model), ``<output>.last.pt`` (for ``--resume``)
+    and a JSON-lines log (``<output>.log.jsonl`` unless ``log_path``).
+
+    ``on_event(kind, info)``: "features" (i, n), "step" (epoch, step, loss), "epoch" (the log
+    record) — the library draws nothing.
+    """
+    import torch
+
+    from .deep import checkpoint, feature_config, read_checkpoint
+    from .models import build_model, make_config, n_parameters
+
+    if cfg.loss not in LOSSES:
+        raise ParameterError(f"unknown --loss {cfg.loss!r}; choose ctc or bce")
+    arch = cfg.architecture
+    if (cfg.loss == "ctc") != (arch == "ctc-chroma"):
+        raise ParameterError(f"--loss {cfg.loss} cannot train a {arch} model "
+                             "(ctc trains ctc-chroma; bce trains multipitch or pitchclass)")
+    if not train_items:
+        raise ParameterError("no training items")
+    if not valid_items:
+        raise ParameterError("no validation items")
+    output = Path(output)
+    last_path = output.with_suffix(".last.pt")
+    log_path = Path(log_path) if log_path else output.with_suffix(".log.jsonl")
+    dist_info = init_distributed(device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed + dist_info.rank)
+    emit = on_event if (on_event and dist_info.main) else (lambda kind, info: None)
+
+    features = feature_config(normalize="l2")
+    paths = [it.audio for it in train_items + valid_items]
+    hcqts = recording_hcqts(paths, features, cache_root=cache_root, jobs=jobs,
+                            on_done=lambda i, r: emit("features", {"done": i, "total": len(set(paths))}))
+    train_b = Batcher(train_items, hcqts, features, cfg)
+    valid_b = Batcher(valid_items, hcqts, features, cfg)
+
+    model_cfg = make_config(arch, **cfg.model_overrides)
+    model = build_model(model_cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    state = {"epoch": 0, "step": 0, "lr": cfg.lr, "best_loss": math.inf, "best_epoch": 0,
+             "bad_epochs": 0, "halvings": 0, "seconds": 0.0}
+    best_state = None
+    if resume:
+        if not last_path.is_file():
+            raise ChromatoolError(f"--resume: no training checkpoint {last_path}")
+        ck = read_checkpoint(last_path)
+        if ck["model"] != model_cfg_dict(model_cfg):
+            raise ChromatoolError(f"--resume: {last_path} holds a different model configuration")
+        model.load_state_dict(ck["state_dict"])
+        opt.load_state_dict(ck["optimizer"])
+        state.update(ck["schedule"])
+        best_state = ck.get("best_state_dict")
+    ddp_model = model
+    if dist_info.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ddp_model = DistributedDataParallel(model, device_ids=[0] if device == "cuda" else None)
+
+    summary = {"loss": cfg.loss, "config": {**asdict(cfg), "arch": arch}, "parameters": n_parameters(model),
+               "train_items": len(train_items), "valid_items": len(valid_items),
+               "processes": dist_info.world, "device": device, **(data_summary or {})}
+    emit("start", summary)
+    stopped = "epochs"
+    t0 = time.perf_counter() - state["seconds"]
+    while state["epoch"] < cfg.epochs:
+        epoch = state["epoch"] + 1
+        rng = np.random.default_rng([cfg.seed, epoch, state["halvings"]])
+        batches = train_b.epoch_batches(rng)
+        if cfg.steps_per_epoch:
+            batches = (batches * math.ceil(cfg.steps_per_epoch / max(len(batches), 1)))[: cfg.steps_per_epoch]
+        per_rank = max(1, len(batches) // dist_info.world)
+        mine = batches[dist_info.rank * per_rank:(dist_info.rank + 1) * per_rank]
+        aug = np.random.default_rng([cfg.seed, epoch, state["halvings"], dist_info.rank])
+        total, count = 0.0, 0
+        ddp_model.train()
+        for bi, idx in enumerate(mine):
+            if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
+                break
+            loss = batch_loss(ddp_model, train_b.batch(idx, aug), cfg.loss, device)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            state["step"] += 1
+            total += float(loss.detach())
+            count += 1
+            emit("step", {"epoch": epoch, "batch": bi + 1, "batches": len(mine), "loss": total / count})
+        train_loss = _all_mean([total, count], dist_info)[0]
+        valid_loss = _evaluate(model, valid_b, cfg.loss, device, dist_info)
+        state["epoch"] = epoch
+        state["seconds"] = time.perf_counter() - t0
+        improved = valid_loss < state["best_loss"] - 1e-4
+        if improved:
+            state.update(best_loss=valid_loss, best_epoch=epoch, bad_epochs=0)
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            state["bad_epochs"] += 1
+        event = ""
+        if not improved and state["bad_epochs"] >= cfg.patience:
+            if state["halvings"] >= cfg.max_halvings:
+                stopped, event = "early stop", "early stop"
+            else:  # restart from the best model with half the learning rate
+                model.load_state_dict(best_state)
+                state["halvings"] += 1
+                state["lr"] /= 2
+                state["bad_epochs"] = 0
+                opt = torch.optim.Adam(model.parameters(), lr=state["lr"])
+                event = f"lr halved to {state['lr']:g}, restarted from epoch {state['best_epoch']}"
+        record = {"epoch": epoch, "step": state["step"], "train_loss": round(train_loss, 5),
+                  "valid_loss": round(valid_loss, 5), "best_epoch": state["best_epoch"],
+                  "lr": state["lr"], "seconds": round(state["seconds"], 1), "event": event}
+        if dist_info.main:
+            training = {**summary, "epochs": epoch, "best_epoch": state["best_epoch"],
+                        "best_valid_loss": state["best_loss"], "steps": state["step"],
+                        "seconds": round(state["seconds"], 1)}
+            best_model = build_model(model_cfg)
+            best_model.load_state_dict(best_state)
+            _save(output, checkpoint(best_model, features, training))
+            _save(last_path, checkpoint(model, features, training, optimizer=opt.state_dict(),
+                                        schedule=dict(state), best_state_dict=best_state))
+            with open(log_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        emit("epoch", record)
+        if stopped == "early stop":
+            break
+        if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
+            stopped = "max steps"
+            break
+        if cfg.max_minutes is not None and state["seconds"] > 60 * cfg.max_minutes:
+            stopped = "time limit"
+            break
+    if dist_info.world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+    return TrainResult(output, state["epoch"], state["best_epoch"], state["best_loss"], state["step"],
+                       state["seconds"], stopped)
+
+
+def model_cfg_dict(cfg) -> dict:
+    from .models import config_dict
+
+    return config_dict(cfg)
+
+
+def _save(path: Path, obj: dict) -> None:
+    import torch
+
+    from .io import atomic_write
+
+    atomic_write(path, lambda f: torch.save(obj, f))

@@ -1,0 +1,252 @@
+"""Models, training and extraction (issue 5)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from chromatool import defaults as D
+from chromatool.cli import app
+from chromatool.io import load_array
+
+from conftest import PEERS, REAL, ROOT, SR, need
+
+torch = pytest.importorskip("torch")
+runner = CliRunner()
+PEER = PEERS / "zalkow2020_ctc_chroma"
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+# ---------------------------------------------------------------------------------------------
+# architecture
+
+
+def test_ctc_chroma_reproduces_the_authors_outputs():
+    """The paper's published weights in chromatool's ctc-chroma give the authors' posteriors."""
+    from chromatool.models import CTCChroma, load_keras_weights, n_parameters
+
+    weights = dict(np.load(need(PEER / "weights_v1_ctc_train123valid4.npz")))
+    model = load_keras_weights(CTCChroma(), weights).eval()
+    assert n_parameters(model) + D.N_BINS * D.N_CHROMA == 75_562  # + the fixed pooling
+    for name in ("Beethoven_Op067-01_DavidHighSchool", "Beethoven_Op002-2-01_Pitman"):
+        ref = np.load(PEER / f"{name}.npz")
+        x = torch.from_numpy(ref["hcqt_norm"]).permute(2, 0, 1)[None].float()
+        with torch.no_grad():
+            probs = torch.softmax(model(x), -1)[0].T.numpy()
+        np.testing.assert_allclose(probs, ref["probs_v1_ctc_train123valid4"], atol=1e-4)
+
+
+def test_chroma_pooling_is_the_papers():
+    from chromatool.models import chroma_pooling_matrix
+
+    P = chroma_pooling_matrix()
+    assert P.shape == (216, 12) and P.sum() == 216
+    assert P[0, 0] == P[2, 0] == P[3, 1] == P[35, 11] == P[36, 0] == 1
+    weights = PEER / "weights_v1_ctc_train123valid4.npz"
+    if weights.exists():
+        np.testing.assert_array_equal(P, np.load(weights)["chroma_pool/kernel"])
+
+
+@pytest.mark.parametrize("arch,n_out", [("ctc-chroma", 13), ("multipitch", 72), ("pitchclass", 12)])
+def test_models_keep_the_number_of_frames(arch, n_out):
+    from chromatool.models import build_model
+
+    model = build_model({"arch": arch}).eval()
+    with torch.no_grad():
+        out = model(torch.rand(2, 6, 37, 216))
+    assert out.shape == (2, 37, n_out)
+
+
+def test_unknown_architecture_setting_is_an_error():
+    from chromatool.errors import ModelError
+    from chromatool.models import make_config
+
+    with pytest.raises(ModelError, match="chanels"):
+        make_config("ctc-chroma", chanels=[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# targets and manifests
+
+
+def test_ctc_target_of_a_theme(tmp_path):
+    from chromatool.training import theme_target
+
+    theme = tmp_path / "t.csv"
+    theme.write_text("Start;Duration;Pitch\n0;0.5;60\n0.5;0.5;64\n1.0;0.5;67\n1.5;0.5;72\n2.0;1;71\n")
+    assert theme_target(theme) == (0, 4, 7, 0, 11)
+    assert theme_target(theme, transpose=2) == (2, 6, 9, 2, 1)
+
+
+def test_mtd_theme_target(real):
+    from chromatool.training import theme_target
+
+    t = theme_target(real / "mtd_themes" / "data_EDM-corr_CSV_MTD1066_Beethoven_Op067-01.csv")
+    assert t[:4] == (7, 7, 7, 3)  # G G G E-flat
+
+
+def _mini_set(root: Path, n: int = 6) -> tuple[Path, Path]:
+    """Additive renders of short random melodies with chords, their labels, theme excerpts."""
+    from chromatool.alignment import labels_csv
+    from chromatool.render import synthesize
+    from chromatool.score import _from_rows
+
+    rng = np.random.default_rng(0)
+    (root / "audio").mkdir(parents=True)
+    ctc, bce = ["audio,start,end,theme,transpose,group"], ["audio,labels,group"]
+    for k in range(n):
+        rows, t = [], 0.0
+        for i in range(16):
+            d = float(rng.choice([0.25, 0.5]))
+            p = int(rng.integers(60, 80))
+            rows.append((t, t + d, p, 0, 0, 80, 0, 0, i // 4 + 1, "Quarter"))
+            rows.append((t, t + d, p - 12 - int(rng.integers(3, 8)), 0, 0, 60, 1, 0, i // 4 + 1, "Quarter"))
+            t += d
+        notes = _from_rows(rows, source=f"mini{k}")
+        sf.write(root / "audio" / f"m{k}.wav", synthesize(notes), SR)
+        (root / f"m{k}.csv").write_text(labels_csv(notes))
+        top = notes.select(notes.part == 0)
+        (root / f"m{k}_theme.csv").write_text(
+            "Start;Duration;Pitch\n" + "".join(f"{a};{b - a};{p}\n" for a, b, p in zip(top.onset, top.offset, top.pitch)))
+        ctc.append(f"audio/m{k}.wav,0,{t:.3f},m{k}_theme.csv,0,w{k % 3}")
+        bce.append(f"audio/m{k}.wav,m{k}.csv,w{k % 3}")
+    (root / "ctc.csv").write_text("\n".join(ctc) + "\n")
+    (root / "bce.csv").write_text("\n".join(bce) + "\n")
+    return root / "ctc.csv", root / "bce.csv"
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory) -> tuple[Path, Path]:
+    return _mini_set(tmp_path_factory.mktemp("mini"))
+
+
+@pytest.mark.parametrize("row,message", [
+    ("audio/missing.wav,0,2,m0_theme.csv,0,g", r"ctc\.csv:2: audio .*missing\.wav does not exist"),
+    ("audio/m0.wav,3,2,m0_theme.csv,0,g", r"ctc\.csv:2: excerpt end 2 s is not after start 3 s"),
+    ("audio/m0.wav,0,2,empty_theme.csv,0,g", r"ctc\.csv:2: .*empty_theme\.csv: no notes"),
+])
+def test_bad_manifest_rows_name_the_row(mini, tmp_path, row, message):
+    import shutil
+
+    from chromatool.training import ManifestError, read_manifest
+
+    shutil.copytree(mini[0].parent, tmp_path / "set")
+    (tmp_path / "set" / "empty_theme.csv").write_text("Start;Duration;Pitch\n")
+    bad = tmp_path / "set" / "ctc.csv"
+    bad.write_text("audio,start,end,theme,transpose,group\n" + row + "\n")
+    with pytest.raises(ManifestError, match=message):
+        read_manifest(bad, "ctc")
+    r = invoke("train", "--data", bad, "-o", tmp_path / "m.pt", "--cache", tmp_path / "cache")
+    assert r.exit_code == 1 and "ctc.csv:2" in r.output
+
+
+def test_transposition_shifts_hcqt_and_targets():
+    from chromatool.training import shift_bins
+
+    x = np.zeros((6, 216, 4), np.float32)
+    x[:, 100] = 1
+    up = shift_bins(x, 6)
+    assert up[:, 106].all() and not up[:, 100].any()
+    assert shift_bins(x, -6)[:, 94].all()
+
+
+# ---------------------------------------------------------------------------------------------
+# training, saving, loading, extracting
+
+
+def _train(tmp_path, manifest, loss, *extra):
+    out = tmp_path / f"{loss}.pt"
+    r = invoke("train", "--loss", loss, "--data", manifest, "-o", out, "--max-steps", 3, "--batch-size", 2,
+               "--valid-fraction", 0.34, "--cache", tmp_path / "cache", "--seed", 1, *extra)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_tiny_ctc_model_trains_saves_reloads_extracts(mini, tmp_path):
+    out = _train(tmp_path, mini[0], "ctc", "--model-setting", "channels=4,4", "--model-setting", "distribute_channels=2")
+    ck = torch.load(out, weights_only=True)  # a plain dict
+    assert ck["model"]["arch"] == "ctc-chroma" and ck["model"]["channels"] == [4, 4]
+    assert ck["features"]["feature_rate"] == D.FEATURE_RATE and ck["training"]["steps"] == 3
+    log = (tmp_path / "ctc.log.jsonl").read_text().splitlines()
+    assert len(log) == 3 and '"valid_loss"' in log[0]
+    wav = mini[0].parent / "audio" / "m0.wav"
+    r = invoke("extract", wav, "-o", tmp_path / "c.npy", "--model", out)
+    assert r.exit_code == 0, r.output
+    c, meta = load_array(tmp_path / "c.npy")
+    n = int(np.ceil(sf.info(str(wav)).duration * D.FEATURE_RATE))
+    assert c.shape[0] == 12 and abs(c.shape[1] - n) <= 1 and meta["feature_rate"] == D.FEATURE_RATE
+    np.testing.assert_allclose(np.linalg.norm(c, axis=0), 1.0, atol=1e-5)
+    # --resume continues from the last checkpoint
+    r = invoke("train", "--loss", "ctc", "--data", mini[0], "-o", out, "--max-steps", 4, "--batch-size", 2,
+               "--valid-fraction", 0.34, "--cache", tmp_path / "cache", "--seed", 1, "--resume",
+               "--model-setting", "channels=4,4", "--model-setting", "distribute_channels=2")
+    assert r.exit_code == 0, r.output
+    assert torch.load(out, weights_only=True)["training"]["steps"] == 4
+
+
+def test_training_is_reproducible_with_a_seed(mini, tmp_path):
+    a = _train(tmp_path / "a", mini[1], "bce")
+    b = _train(tmp_path / "b", mini[1], "bce")
+    sa, sb = (torch.load(p, weights_only=True)["state_dict"] for p in (a, b))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_tiny_multipitch_model_and_pitch_evaluation(mini, tmp_path):
+    out = _train(tmp_path, mini[1], "bce", "--arch", "multipitch")
+    wav = mini[1].parent / "audio" / "m1.wav"
+    r = invoke("extract", wav, "-o", tmp_path / "p.npz", "--model", out, "--output", "pitch", "--format", "npz")
+    assert r.exit_code == 0, r.output
+    p, meta = load_array(tmp_path / "p.npz")
+    assert p.shape[0] == 72 and ((p >= 0) & (p <= 1)).all()
+    r = invoke("evaluate", "pitch", mini[1], "--model", out, "--format", "json")
+    assert r.exit_code == 0, r.output
+    import json
+
+    res = json.loads(r.output)
+    assert len(res["files"]) == 6 and 0 <= res["pooled"]["f"] <= 1
+
+
+def test_chunked_inference_equals_whole(mini):
+    from chromatool.deep import LoadedModel, network_output
+    from chromatool.models import build_model
+
+    model = build_model({"arch": "multipitch"}).eval()
+    from chromatool.deep import feature_config
+
+    lm = LoadedModel(model, {"arch": "multipitch"}, feature_config(), {}, "test")
+    H = np.random.default_rng(0).random((6, 216, 300)).astype(np.float32)
+    whole = network_output(lm, H, chunk_frames=1000)
+    chunked = network_output(lm, H, chunk_frames=70)
+    np.testing.assert_allclose(chunked, whole, atol=1e-5)
+
+
+def test_distributed_training_with_two_cpu_processes(mini, tmp_path):
+    """torchrun + DistributedDataParallel (gloo) on the CPU."""
+    out = tmp_path / "ddp.pt"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "chromatool", "-q", "train", "--loss", "bce", "--data", str(mini[1]), "-o", str(out),
+           "--max-steps", "2", "--batch-size", "1", "--valid-fraction", "0.34", "--cache", str(tmp_path / "cache"),
+           "--threads", "1"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    ck = torch.load(out, weights_only=True)
+    assert ck["training"]["processes"] == 2 and ck["training"]["steps"] == 2
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1, SR)
+    r = invoke("extract", wav, "-o", tmp_path / "c.npy", "--model", tmp_path / "nope.pt")
+    assert r.exit_code == 1 and "no such model file" in r.output
