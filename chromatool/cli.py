@@ -193,7 +193,8 @@ OUTPUT_FORMATS = ("auto", "table", "tsv", "json", "jsonl")
 def retrieve_cmd(
     paths: Annotated[list[Path], typer.Argument(help="QUERY... DOCS: theme files or folders of them, then the database (a folder, searched recursively, or one recording).", metavar="QUERY... DOCS")],
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="Documents listed per query.")] = D.RETRIEVE_TOP_K,
-    features: Annotated[str, typer.Option("--features", help="Document features: stft-chroma | chroma | cens.")] = D.RETRIEVE_FEATURES,
+    features: Annotated[str, typer.Option("--features", help="Document features: stft-chroma | chroma | cens | deep (CTC deep chroma of a trained model).")] = D.RETRIEVE_FEATURES,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="With --features deep: packaged model name or .pt file (default: the packaged ctc-chroma).")] = None,
     transpose: Annotated[bool, typer.Option("--transpose", help="Try all 12 chroma shifts of each query; report the best.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | tsv | json | jsonl (auto: a table on a terminal, tsv in a pipe).")] = "auto",
     cache: Annotated[Optional[Path], typer.Option("--cache", help="Feature cache folder (default: $CHROMATOOL_CACHE or the user cache dir).")] = None,
@@ -222,7 +223,7 @@ def retrieve_cmd(
     with progress_bar(len(doc_files), "document features") as cb:
         res = retrieve(paths[:-1], doc_files, features=features, top=top, transpose=transpose,
                        feature_rate=feature_rate, cache_root=str(cache) if cache else None,
-                       device=dev, jobs=jobs, strict=strict, on_done=cb)
+                       device=dev, jobs=jobs, strict=strict, model=model, on_done=cb)
     for doc, msg in res.skipped:
         _stderr().print(f"[yellow]skipped:[/yellow] {msg}", highlight=False, soft_wrap=True)
     _say(f"{res.n_docs - len(res.skipped)} documents ({res.cache_hits} from cache), "

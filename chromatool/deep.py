@@ -144,6 +144,24 @@ def load_model(name: str | Path | None = None, *, output: str = "chroma", device
     return LoadedModel(model, ck["model"], ck["features"], ck.get("training", {}), str(path))
 
 
+_LOADED: dict[tuple[str, str], LoadedModel] = {}
+
+
+def cached_model(name: str | None, device: str = "cpu", output: str = "chroma") -> LoadedModel:
+    """:func:`load_model`, once per process for each (model, device)."""
+    key = (str(resolve_model(name, output)), device)
+    if key not in _LOADED:
+        _LOADED[key] = load_model(key[0], output=output, device=device)
+    return _LOADED[key]
+
+
+def model_digest(name: str | None, output: str = "chroma") -> str:
+    """Content hash of a model file (cache keys of deep features)."""
+    import hashlib
+
+    return hashlib.sha1(resolve_model(name, output).read_bytes()).hexdigest()[:16]
+
+
 def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = "cpu",
                    chunk_frames: int = CHUNK_FRAMES, context: int = CHUNK_CONTEXT) -> np.ndarray:
     """Per-frame network output (n_frames, n_outputs) in overlapping chunks: softmax posteriors

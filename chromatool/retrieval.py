@@ -22,8 +22,9 @@ from .errors import ChromatoolError, ParameterError
 from .io import collect_files
 from .score import SCORE_EXTENSIONS, read_score
 
-#: Document features ``retrieve`` can match against (``deep``: the shipped model, when present).
-RETRIEVAL_FEATURES: tuple[str, ...] = ("chroma", "cens", "stft-chroma")
+#: Document features ``retrieve`` can match against (``deep``: a ctc-chroma model's chroma, the
+#: packaged one unless a model is given).
+RETRIEVAL_FEATURES: tuple[str, ...] = ("chroma", "cens", "stft-chroma", "deep")
 
 
 @dataclass(frozen=True)
@@ -64,21 +65,35 @@ class DocFeatureTask:
     feature_rate: float
     device: str
     cache_root: str | None
+    model: str | None = None  # deep: the model file
 
     def params(self) -> dict:
         from .features import FEATURES_VERSION
 
-        return {"kind": self.kind, "feature_rate": self.feature_rate, "sr": D.SAMPLE_RATE,
-                "version": FEATURES_VERSION}
+        extra = {}
+        if self.kind == "deep":
+            from .deep import model_digest
 
-    def __call__(self) -> tuple[np.ndarray, bool]:
+            extra = {"model": model_digest(self.model)}
+        return {"kind": self.kind, "feature_rate": self.feature_rate, "sr": D.SAMPLE_RATE,
+                "version": FEATURES_VERSION, **extra}
+
+    def compute(self) -> np.ndarray:
+        if self.kind == "deep":
+            from .audio import load_audio
+            from .deep import cached_model, deep_features
+
+            lm = cached_model(self.model, self.device)
+            return deep_features(load_audio(self.path, sr=int(lm.features["sr"])), lm,
+                                 output="chroma", device=self.device).data
         from .featurize import audio_features
 
+        return audio_features(self.path, kind=self.kind, feature_rate=self.feature_rate,
+                              device=self.device).data
+
+    def __call__(self) -> tuple[np.ndarray, bool]:
         cache = FeatureCache(self.cache_root)
-        data = cache.get(self.path, self.params(),
-                         lambda: audio_features(self.path, kind=self.kind,
-                                                feature_rate=self.feature_rate,
-                                                device=self.device).data)
+        data = cache.get(self.path, self.params(), self.compute)
         return data, cache.hits > 0
 
 
@@ -88,9 +103,9 @@ def _run(task: DocFeatureTask):
 
 def document_features(paths: list[Path], *, kind: str, feature_rate: float = D.FEATURE_RATE,
                       device: str = "cpu", cache_root: str | None = None, jobs: int = 1,
-                      on_done: Callback | None = None) -> list:
+                      model: str | None = None, on_done: Callback | None = None) -> list:
     """Features of each document (cached), or the ``ChromatoolError`` it failed with."""
-    tasks = [DocFeatureTask(p, kind, feature_rate, device, cache_root) for p in paths]
+    tasks = [DocFeatureTask(p, kind, feature_rate, device, cache_root, model) for p in paths]
     if device != "cpu":
         jobs = 1
     return map_items(_run, tasks, jobs=jobs, on_done=on_done)
@@ -161,15 +176,32 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
              features: str = D.RETRIEVE_FEATURES, top: int = D.RETRIEVE_TOP_K,
              transpose: bool = False, feature_rate: float = D.FEATURE_RATE,
              cache_root: str | None = None, device: str = "cpu", jobs: int = 1,
-             strict: bool = False, on_done: Callback | None = None) -> RetrievalResult:
-    """Rank the recordings in ``doc_paths`` for each theme in ``query_paths``."""
+             strict: bool = False, model: str | None = None,
+             on_done: Callback | None = None) -> RetrievalResult:
+    """Rank the recordings in ``doc_paths`` for each theme in ``query_paths``.
+
+    ``model`` (with ``features="deep"``): a ctc-chroma model name or file; the packaged one
+    by default. Deep features come at the model's feature rate.
+    """
     if features not in RETRIEVAL_FEATURES:
         raise ParameterError(f"unknown --features {features!r}; choose one of {', '.join(RETRIEVAL_FEATURES)}")
+    if features == "deep":
+        from .deep import cached_model
+
+        lm = cached_model(model, device)
+        if lm.arch == "multipitch":
+            raise ParameterError(f"--features deep needs a chroma model; {lm.source} is multipitch")
+        if abs(float(lm.features["feature_rate"]) - feature_rate) > 1e-9:
+            raise ParameterError(f"the model works at {lm.features['feature_rate']:g} frames per second; "
+                                 f"use --feature-rate {lm.features['feature_rate']:g} with --features deep")
+        model = lm.source
+    elif model is not None:
+        raise ParameterError("--model goes with --features deep")
     qfiles = collect_queries(query_paths)
     queries = [(str(p), query_chroma(p, feature_rate=feature_rate)) for p in qfiles]
     dfiles = collect_documents(doc_paths)
     results = document_features(dfiles, kind=features, feature_rate=feature_rate, device=device,
-                                cache_root=cache_root, jobs=jobs, on_done=on_done)
+                                cache_root=cache_root, jobs=jobs, model=model, on_done=on_done)
     docs, skipped = [], []
     n_hits = 0
     for p, r in zip(dfiles, results):

@@ -250,3 +250,74 @@ def test_missing_model_is_a_clear_error(tmp_path):
     sf.write(wav, np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1, SR)
     r = invoke("extract", wav, "-o", tmp_path / "c.npy", "--model", tmp_path / "nope.pt")
     assert r.exit_code == 1 and "no such model file" in r.output
+
+
+# ---------------------------------------------------------------------------------------------
+# the packaged models
+
+REFERENCE = ROOT / "tests" / "data" / "shipped_ctc_chroma_op67_10s.npy"
+OP67 = REAL / "musopen" / "Beethoven_Op067-01_DavidHighSchool.wav"
+
+
+def shipped_reference_output() -> np.ndarray:
+    """The packaged ctc-chroma's posteriors (13, N) on the first 10 s of the Op. 67 recording
+    (how tests/data/shipped_ctc_chroma_op67_10s.npy was made, after training)."""
+    from chromatool.audio import load_audio
+    from chromatool.deep import deep_features, load_model
+
+    y = load_audio(need(OP67))[: 10 * D.SAMPLE_RATE]
+    return deep_features(y, load_model(None, output="probs"), output="probs").data
+
+
+def test_packaged_models_are_installed():
+    from chromatool.deep import DEFAULT_MODELS, load_model, packaged_models
+
+    shipped = packaged_models()
+    assert set(DEFAULT_MODELS.values()) <= set(shipped)
+    for output in ("chroma", "pitch"):
+        lm = load_model(None, output=output)
+        assert lm.training["epochs"] >= 1 and lm.features["feature_rate"] == D.FEATURE_RATE
+    assert (ROOT / "chromatool" / "weights" / "MODEL_CARD.md").exists()
+
+
+def test_shipped_model_output_equals_the_stored_reference():
+    np.testing.assert_allclose(shipped_reference_output(), np.load(need(REFERENCE)), atol=1e-4)
+
+
+def test_extract_with_the_default_model(tmp_path):
+    r = invoke("extract", need(OP67), "-o", tmp_path / "chroma.npy")
+    assert r.exit_code == 0, r.output
+    c, meta = load_array(tmp_path / "chroma.npy")
+    assert c.shape == (12, 161) and meta["feature_rate"] == D.FEATURE_RATE
+    r = invoke("extract", OP67, "-o", tmp_path / "pitch.npy", "--output", "pitch")
+    assert r.exit_code == 0, r.output
+    assert load_array(tmp_path / "pitch.npy")[0].shape == (72, 161)
+
+
+def test_deep_chroma_has_blank_between_onsets():
+    """Like the paper's Fig. 3b: ε takes most frames, chroma classes fire at note onsets."""
+    probs = shipped_reference_output()
+    assert (probs.argmax(0) == 12).mean() > 0.5
+    assert probs[:12].max() > 0.5
+
+
+def test_retrieve_with_deep_features_finds_the_musopen_recordings(real, tmp_path):
+    from chromatool.retrieval import retrieve
+
+    themes = [real / "mtd_themes" / "data_EDM-corr_CSV_MTD1066_Beethoven_Op067-01.csv",
+              real / "mtd_themes" / "data_EDM-corr_CSV_MTD0815_Beethoven_Op002No2-01.csv"]
+    res = retrieve(themes, [real / "musopen"], features="deep", top=1, cache_root=str(tmp_path))
+    first = {Path(h.query).name: Path(h.doc).name for h in res.hits}
+    assert first[themes[0].name] == "Beethoven_Op067-01_DavidHighSchool.wav"
+    assert first[themes[1].name] == "Beethoven_Op002-2-01_Pitman.wav"
+
+
+def test_built_wheel_contains_the_weights(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                        "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = tmp_path.glob("chromatool-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for name in ("chromatool/weights/ctc-chroma.pt", "chromatool/weights/multipitch.pt",
+                 "chromatool/weights/MODEL_CARD.md"):
+        assert name in names

@@ -1,0 +1,99 @@
+"""Theme retrieval with deep chroma against hand-made chroma, side by side, on a rendered set.
+
+The set is a folder written by ``chromatool dataset`` (validation composers only): its
+renders are the documents, its top-voice theme excerpts (6–14 s) the queries, and each
+query's own render is the relevant document. Rows: hand-made chroma (CQT, STFT), the shipped
+ctc-chroma model, and, when ../shared/peers is present, the authors' published weights run
+through the very same chromatool pipeline (converted to a checkpoint in a temporary folder;
+they are never shipped). Also: the ranks of the two real Musopen recordings for their MTD themes.
+
+    chromatool dataset /tmp/ct_valid --composers beethoven,monteverdi --pieces 200 --seed 1 -j 2
+    python benchmarks/deep_retrieval.py /tmp/ct_valid [--model PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PEER = ROOT.parent / "shared" / "peers" / "zalkow2020_ctc_chroma" / "weights_v1_ctc_train123valid4.npz"
+REAL = ROOT.parent / "shared" / "data" / "real"
+
+
+def peer_checkpoint(folder: Path) -> Path | None:
+    """The authors' weights as a chromatool checkpoint (for comparison only)."""
+    if not PEER.exists():
+        return None
+    import torch
+
+    from chromatool.deep import checkpoint, feature_config
+    from chromatool.models import CTCChroma, load_keras_weights
+
+    model = load_keras_weights(CTCChroma(), dict(np.load(PEER)))
+    path = folder / "zalkow2020_v1.pt"
+    torch.save(checkpoint(model, feature_config(), {"source": str(PEER)}), path)
+    return path
+
+
+def ranks_of(hits) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for h in hits:
+        out.setdefault(Path(h.query).stem, {})[Path(h.doc).stem] = h.rank
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("set", type=Path, help="folder written by `chromatool dataset`")
+    ap.add_argument("--model", default=None, help="ctc-chroma model to test (default: the packaged one)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--max-docs", type=int, default=None, help="a random subset of the renders (seed 0)")
+    args = ap.parse_args()
+
+    from chromatool.evaluation import retrieval_scores
+    from chromatool.retrieval import retrieve
+
+    with open(args.set / "ctc.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    queries = [args.set / r["theme"] for r in rows]
+    truth = {Path(r["theme"]).stem: Path(r["audio"]).stem for r in rows}
+    docs = sorted({args.set / r["audio"] for r in rows})
+    if args.max_docs and len(docs) > args.max_docs:
+        docs = sorted(np.random.default_rng(0).choice(docs, args.max_docs, replace=False))
+        queries = [q for q, r in zip(queries, rows) if args.set / r["audio"] in docs]
+    import soundfile as sf
+
+    minutes = sum(sf.info(str(d)).duration for d in docs) / 60
+    print(f"set {args.set}: {len(docs)} documents ({minutes:.0f} min), {len(queries)} queries")
+    tmp = Path(tempfile.mkdtemp(prefix="chromatool-bench-"))
+    runs = [("CQT chroma (hand-made)", "chroma", None), ("STFT chroma (hand-made)", "stft-chroma", None),
+            ("shipped ctc-chroma", "deep", args.model)]
+    peer = peer_checkpoint(tmp)
+    if peer is not None:
+        runs.append(("authors' weights (Zalkow 2020 v1)", "deep", str(peer)))
+    print(f"{'features':<36}{'top-1':>7}{'top-5':>7}{'top-10':>8}{'MRR':>7}{'seconds':>9}")
+    for label, feat, model in runs:
+        t = time.perf_counter()
+        res = retrieve(queries, docs, features=feat, model=model, top=len(docs),
+                       cache_root=str(tmp / "cache"), jobs=args.jobs)
+        s = retrieval_scores(ranks_of(res.hits), truth).mean
+        print(f"{label:<36}{s['top-1']:>7.3f}{s['top-5']:>7.3f}{s['top-10']:>8.3f}{s['mrr']:>7.3f}"
+              f"{time.perf_counter() - t:>9.1f}", flush=True)
+    if (REAL / "musopen").exists():
+        print("\nreal recordings (rank of the right recording among the two Musopen ones):")
+        themes = sorted((REAL / "mtd_themes").glob("*.csv"))
+        for label, feat, model in runs:
+            res = retrieve(themes, [REAL / "musopen"], features=feat, model=model, top=2,
+                           cache_root=str(tmp / "cache"), jobs=1)
+            first = {Path(h.query).stem.split("_", 4)[-1]: (Path(h.doc).stem, h.cost) for h in res.hits if h.rank == 1}
+            print(f"  {label:<36}" + "  ".join(f"{q}: {d} ({c:.3f})" for q, (d, c) in sorted(first.items())))
+
+
+if __name__ == "__main__":
+    main()
