@@ -61,19 +61,30 @@ def main() -> None:
 
     with open(args.set / "ctc.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    queries = [args.set / r["theme"] for r in rows]
-    truth = {Path(r["theme"]).stem: Path(r["audio"]).stem for r in rows}
     docs = sorted({args.set / r["audio"] for r in rows})
     if args.max_docs and len(docs) > args.max_docs:
-        docs = sorted(np.random.default_rng(0).choice(docs, args.max_docs, replace=False))
-        queries = [q for q, r in zip(queries, rows) if args.set / r["audio"] in docs]
+        docs = [docs[i] for i in sorted(np.random.default_rng(0).choice(len(docs), args.max_docs, replace=False))]
+        rows = [r for r in rows if args.set / r["audio"] in docs]
+    tmp = Path(tempfile.mkdtemp(prefix="chromatool-bench-"))
+    (tmp / "queries").mkdir()
+    queries = []
+    for r in rows:  # the renders are transposed: the query is the theme in the render's key
+        lines = (args.set / r["theme"]).read_text().splitlines()
+        q = tmp / "queries" / Path(r["theme"]).name
+        q.write_text("\n".join([lines[0]] + [f"{a};{b};{int(p) + int(r['transpose'])}"
+                                             for a, b, p in (ln.split(";") for ln in lines[1:]) if float(b) > 0]) + "\n")
+        queries.append(q)
+    truth = {Path(r["theme"]).stem: Path(r["audio"]).stem for r in rows}
     import soundfile as sf
 
     minutes = sum(sf.info(str(d)).duration for d in docs) / 60
     print(f"set {args.set}: {len(docs)} documents ({minutes:.0f} min), {len(queries)} queries")
     tmp = Path(tempfile.mkdtemp(prefix="chromatool-bench-"))
-    runs = [("CQT chroma (hand-made)", "chroma", None), ("STFT chroma (hand-made)", "stft-chroma", None),
-            ("shipped ctc-chroma", "deep", args.model)]
+    from chromatool.deep import packaged_models
+
+    runs = [("CQT chroma (hand-made)", "chroma", None), ("STFT chroma (hand-made)", "stft-chroma", None)]
+    if args.model or "ctc-chroma" in packaged_models():
+        runs.append((f"ctc-chroma {Path(args.model).name if args.model else '(packaged)'}", "deep", args.model))
     peer = peer_checkpoint(tmp)
     if peer is not None:
         runs.append(("authors' weights (Zalkow 2020 v1)", "deep", str(peer)))

@@ -136,6 +136,8 @@ def _write_theme(path: Path, notes, t0: float) -> None:
     with open(path, "w") as f:
         f.write("Start;Duration;Pitch\n")
         for a, b, p in zip(notes.onset - t0, notes.offset - notes.onset, notes.pitch):
+            if b <= 0:
+                continue  # grace notes: no duration in the score
             f.write(f"{a:.4f};{b:.4f};{int(p)}\n")
 
 

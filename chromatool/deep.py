@@ -120,6 +120,9 @@ def resolve_model(name: str | None, output: str = "chroma") -> Path:
     if output not in OUTPUTS:
         raise ParameterError(f"unknown --output {output!r}; choose one of {', '.join(OUTPUTS)}")
     shipped = packaged_models()
+    if name is None and DEFAULT_MODELS[output] not in shipped:
+        raise ModelError(f"this installation has no packaged {DEFAULT_MODELS[output]} model: pass --model "
+                         "FILE.pt (train one with `chromatool train`)")
     name = name or DEFAULT_MODELS[output]
     if name in shipped:
         return shipped[name]

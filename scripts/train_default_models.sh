@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Reproduces the models shipped in chromatool/weights (see chromatool/weights/MODEL_CARD.md).
-# Renders the training set from the music21 corpus (no reserved test composer), then trains
-# the CTC deep chroma model and the multi-pitch model with exactly the settings shipped.
-#   bash scripts/train_default_models.sh [WORKDIR]      (CPU: about 2 hours on 2 cores)
+# The recipe for the default models of chromatool/weights. NONE SHIPS YET: on 2 CPU cores the
+# ctc run below reached only 2 epochs (200 steps, ~4.5 s a step) in the time a session had,
+# far from trained. Run it where there is a GPU (add --device cuda), then copy the models into
+# chromatool/weights with a model card. Renders the training set from the music21 corpus (no
+# reserved test composer), then trains the CTC deep chroma model and the multi-pitch model.
+#   bash scripts/train_default_models.sh [WORKDIR]
 set -euo pipefail
 WORK=${1:-${TMPDIR:-/tmp}/chromatool-train}
 CT=${CHROMATOOL:-chromatool}
