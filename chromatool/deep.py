@@ -79,14 +79,18 @@ class LoadedModel:
         return str(self.config["arch"])
 
 
-def checkpoint(model, features: dict[str, Any], training: dict[str, Any], **extra: Any) -> dict:
+def checkpoint(model, features: dict[str, Any], training: dict[str, Any], *,
+               state_dict: dict | None = None, **extra: Any) -> dict:
+    """The checkpoint dict of ``model`` (with ``state_dict`` in place of its own weights, e.g.
+    the best epoch's)."""
     from .models import config_dict
 
     inner = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    weights = inner.state_dict() if state_dict is None else state_dict
     return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
             "model": config_dict(inner.config), "features": dict(features),
             "training": dict(training),
-            "state_dict": {k: v.detach().cpu() for k, v in inner.state_dict().items()}, **extra}
+            "state_dict": {k: v.detach().cpu() for k, v in weights.items()}, **extra}
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -216,25 +220,23 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = "chroma", dev
 def extract_files(pairs: list[tuple[Path, Path]], lm: LoadedModel, *, output: str = "chroma",
                   device: str = "cpu", fmt: str = "npy", overwrite: bool = False,
                   on_done=None) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Extract deep features of each (audio, destination) pair with one loaded model; returns
-    the written files and the (audio, message) failures."""
+    """Extract deep features of each (audio, destination) pair with one loaded model (in this
+    process); returns the written files and the (audio, message) failures."""
     from .audio import load_audio
+    from .batch import map_items
     from .errors import ChromatoolError
     from .featurize import engine_for
     from .io import save_array
 
     engine = engine_for(device)
-    written, failures = [], []
-    for i, (src, dest) in enumerate(pairs):
-        try:
-            y = load_audio(src, sr=int(lm.features["sr"]))
-            f = deep_features(y, lm, output=output, device=device, engine=engine)
-            meta = {**f.metadata(), "source": str(src)}
-            written += save_array(dest, f.data, meta, overwrite=overwrite, fmt=fmt)
-            result: Any = dest
-        except ChromatoolError as exc:
-            failures.append((src, str(exc)))
-            result = exc
-        if on_done:
-            on_done(i, result)
+
+    def one(pair: tuple[Path, Path]) -> list[Path]:
+        src, dest = pair
+        f = deep_features(load_audio(src, sr=int(lm.features["sr"])), lm, output=output,
+                          device=device, engine=engine)
+        return save_array(dest, f.data, {**f.metadata(), "source": str(src)}, overwrite=overwrite, fmt=fmt)
+
+    results = map_items(one, pairs, jobs=1, on_done=on_done)
+    written = [p for r in results if not isinstance(r, ChromatoolError) for p in r]
+    failures = [(src, str(r)) for (src, _), r in zip(pairs, results) if isinstance(r, ChromatoolError)]
     return written, failures

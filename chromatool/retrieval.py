@@ -66,15 +66,12 @@ class DocFeatureTask:
     device: str
     cache_root: str | None
     model: str | None = None  # deep: the model file
+    model_digest: str | None = None  # deep: its content hash, part of the cache key
 
     def params(self) -> dict:
         from .features import FEATURES_VERSION
 
-        extra = {}
-        if self.kind == "deep":
-            from .deep import model_digest
-
-            extra = {"model": model_digest(self.model)}
+        extra = {"model": self.model_digest} if self.kind == "deep" else {}
         return {"kind": self.kind, "feature_rate": self.feature_rate, "sr": D.SAMPLE_RATE,
                 "version": FEATURES_VERSION, **extra}
 
@@ -105,7 +102,12 @@ def document_features(paths: list[Path], *, kind: str, feature_rate: float = D.F
                       device: str = "cpu", cache_root: str | None = None, jobs: int = 1,
                       model: str | None = None, on_done: Callback | None = None) -> list:
     """Features of each document (cached), or the ``ChromatoolError`` it failed with."""
-    tasks = [DocFeatureTask(p, kind, feature_rate, device, cache_root, model) for p in paths]
+    digest = None
+    if kind == "deep":
+        from .deep import model_digest
+
+        digest = model_digest(model)  # once, not per document
+    tasks = [DocFeatureTask(p, kind, feature_rate, device, cache_root, model, digest) for p in paths]
     if device != "cpu":
         jobs = 1
     return map_items(_run, tasks, jobs=jobs, on_done=on_done)

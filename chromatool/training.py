@@ -174,7 +174,7 @@ def recording_hcqts(paths: list[Path], features: dict, *, cache_root: str | None
     from .batch import map_items
 
     uniq = sorted(set(paths))
-    tasks = [_HCQTTask(p, json.dumps(features, sort_keys=True), cache_root) for p in uniq]
+    tasks = [_HCQTTask(p, features, cache_root) for p in uniq]
     results = map_items(_hcqt_task, tasks, jobs=jobs, on_done=on_done)
     for p, r in zip(uniq, results):
         if isinstance(r, ChromatoolError):
@@ -185,7 +185,7 @@ def recording_hcqts(paths: list[Path], features: dict, *, cache_root: str | None
 @dataclass(frozen=True)
 class _HCQTTask:
     path: Path
-    features: str
+    features: dict
     cache_root: str | None
 
 
@@ -194,7 +194,7 @@ def _hcqt_task(task: _HCQTTask) -> np.ndarray:
     from .cache import FeatureCache
     from .deep import input_hcqt
 
-    feats = json.loads(task.features)
+    feats = task.features
     params = {**{k: v for k, v in feats.items() if k != "normalize"}, "dtype": "float16", "version": 1}
     cache = FeatureCache(task.cache_root)
     return cache.get(task.path, params, lambda: input_hcqt(load_audio(task.path, sr=int(feats["sr"])),
@@ -344,16 +344,16 @@ def init_distributed(device: str) -> DistInfo:
     return DistInfo(dist.get_rank(), dist.get_world_size())
 
 
-def _all_mean(values: list[float], dist_info: DistInfo) -> list[float]:
-    """Sum-reduce (sum, count) pairs across processes; returns the global means."""
-    if dist_info.world == 1:
-        return [values[0] / max(values[1], 1)] if len(values) == 2 else values
-    import torch
-    import torch.distributed as dist
+def _global_mean(total: float, count: int, dist_info: DistInfo) -> float:
+    """``total / count`` summed over all processes."""
+    if dist_info.world > 1:
+        import torch
+        import torch.distributed as dist
 
-    t = torch.tensor(values, dtype=torch.float64)
-    dist.all_reduce(t)
-    return [float(t[0] / max(float(t[1]), 1))]
+        t = torch.tensor([total, count], dtype=torch.float64)
+        dist.all_reduce(t)
+        total, count = float(t[0]), float(t[1])
+    return total / max(count, 1)
 
 
 def seed_everything(seed: int) -> None:
@@ -387,7 +387,7 @@ def _evaluate(model, batcher: Batcher, loss: str, device: str, dist_info: DistIn
             total += float(batch_loss(model, batcher.batch(chunk, None), loss, device)) * len(chunk)
             count += len(chunk)
     model.train()
-    return _all_mean([total, count], dist_info)[0]
+    return _global_mean(total, count, dist_info)
 
 
 def train(train_items: list[Item], valid_items: list[Item], output: str | Path, *,
@@ -404,7 +404,7 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     import torch
 
     from .deep import checkpoint, feature_config, read_checkpoint
-    from .models import build_model, make_config, n_parameters
+    from .models import build_model, config_dict, make_config, n_parameters
 
     if cfg.loss not in LOSSES:
         raise ParameterError(f"unknown --loss {cfg.loss!r}; choose ctc or bce")
@@ -442,7 +442,7 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
         if not last_path.is_file():
             raise ChromatoolError(f"--resume: no training checkpoint {last_path}")
         ck = read_checkpoint(last_path)
-        if ck["model"] != model_cfg_dict(model_cfg):
+        if ck["model"] != config_dict(model_cfg):
             raise ChromatoolError(f"--resume: {last_path} holds a different model configuration")
         model.load_state_dict(ck["state_dict"])
         opt.load_state_dict(ck["optimizer"])
@@ -482,7 +482,7 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
             total += float(loss.detach())
             count += 1
             emit("step", {"epoch": epoch, "batch": bi + 1, "batches": len(mine), "loss": total / count})
-        train_loss = _all_mean([total, count], dist_info)[0]
+        train_loss = _global_mean(total, count, dist_info)
         valid_loss = _evaluate(model, valid_b, cfg.loss, device, dist_info)
         state["epoch"] = epoch
         state["seconds"] = time.perf_counter() - t0
@@ -510,9 +510,7 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
             training = {**summary, "epochs": epoch, "best_epoch": state["best_epoch"],
                         "best_valid_loss": state["best_loss"], "steps": state["step"],
                         "seconds": round(state["seconds"], 1)}
-            best_model = build_model(model_cfg)
-            best_model.load_state_dict(best_state)
-            _save(output, checkpoint(best_model, features, training))
+            _save(output, checkpoint(model, features, training, state_dict=best_state))
             _save(last_path, checkpoint(model, features, training, optimizer=opt.state_dict(),
                                         schedule=dict(state), best_state_dict=best_state))
             with open(log_path, "a") as f:
@@ -532,12 +530,6 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
         dist.barrier()
     return TrainResult(output, state["epoch"], state["best_epoch"], state["best_loss"], state["step"],
                        state["seconds"], stopped)
-
-
-def model_cfg_dict(cfg) -> dict:
-    from .models import config_dict
-
-    return config_dict(cfg)
 
 
 def _save(path: Path, obj: dict) -> None:

@@ -347,3 +347,16 @@ def test_without_packaged_model_extract_says_what_to_do(tmp_path, monkeypatch):
     sf.write(wav, np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1, SR)
     r = invoke("extract", wav, "-o", tmp_path / "c.npy")
     assert r.exit_code == 1 and "no packaged ctc-chroma model" in r.output and "--model" in r.output
+
+
+def test_retrieve_with_a_given_deep_model_caches_by_model(mini, tmp_path):
+    from chromatool.retrieval import retrieve
+
+    model = _train(tmp_path, mini[0], "ctc", "--model-setting", "channels=4,4",
+                   "--model-setting", "distribute_channels=2")
+    root = mini[0].parent
+    themes, docs = [root / "m0_theme.csv", root / "m1_theme.csv"], [root / "audio"]
+    a = retrieve(themes, docs, features="deep", model=str(model), top=3, cache_root=str(tmp_path / "c"))
+    assert len(a.hits) == 6 and a.cache_misses == 6
+    b = retrieve(themes, docs, features="deep", model=str(model), top=3, cache_root=str(tmp_path / "c"))
+    assert b.cache_hits == 6 and [h.cost for h in b.hits] == [h.cost for h in a.hits]
