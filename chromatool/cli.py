@@ -441,7 +441,7 @@ def train_cmd(
     data: Annotated[Path, typer.Option("--data", "-d", help="Training manifest (CSV): ctc rows audio,start,end,theme[,transpose][,group]; bce rows audio,labels[,group].")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file (.pt) to write; the best epoch is kept there, the last in <name>.last.pt.")],
     loss: Annotated[str, typer.Option("--loss", help="ctc (weakly aligned theme pairs → deep chroma) or bce (note labels → multi-pitch / pitch class).")] = "ctc",
-    arch: Annotated[Optional[str], typer.Option("--arch", help="ctc-chroma (for ctc), multipitch or pitchclass (for bce); default by --loss.")] = None,
+    arch: Annotated[Optional[str], typer.Option("--arch", help="ctc-chroma (for ctc), multipitch or pitchclass (for bce; bce with ctc-chroma pre-trains its 216-bin salience on the note labels); default by --loss.")] = None,
     valid: Annotated[Optional[Path], typer.Option("--valid", help="Validation manifest; default: hold out --valid-fraction of the groups (works) of --data.")] = None,
     valid_fraction: Annotated[float, typer.Option("--valid-fraction", min=0.01, max=0.9)] = 0.1,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="At most this many epochs.")] = 100,
@@ -457,6 +457,7 @@ def train_cmd(
     model_setting: Annotated[Optional[list[str]], typer.Option("--model-setting", help="Architecture setting KEY=VALUE (e.g. channels=32,16,16,16); repeatable.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of initialisation, batches and augmentation.")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from <output>.last.pt.")] = False,
+    init: Annotated[Optional[Path], typer.Option("--init", help="Start from the weights of this model file (same architecture), e.g. a salience pre-training.")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch.")] = None,
     cache: Annotated[Optional[Path], typer.Option("--cache", help="HCQT cache folder (default: $CHROMATOOL_CACHE or the user cache dir).")] = None,
     log: Annotated[Optional[Path], typer.Option("--log", help="JSON-lines training log (default <output>.log.jsonl).")] = None,
@@ -483,7 +484,8 @@ def train_cmd(
                       max_transpose=max_transpose, crop_seconds=crop, patience=patience,
                       max_halvings=max_halvings, valid_fraction=valid_fraction,
                       steps_per_epoch=steps_per_epoch, max_steps=max_steps, max_minutes=max_minutes,
-                      seed=seed, threads=threads, model_overrides=_settings(model_setting or []))
+                      seed=seed, threads=threads, model_overrides=_settings(model_setting or []),
+                      init=str(init) if init else None)
     summary = {"data": str(data), "valid": str(valid) if valid else f"{valid_fraction:g} of the groups"}
     with _training_display() as on_event:
         res = train(train_items, valid_items, output, cfg=cfg, device=dev, resume=resume,
@@ -514,6 +516,10 @@ def _settings(items: list[str]) -> dict[str, Any]:
     return out
 
 
+#: Without a terminal (a log file, a batch job), training prints a line every this many batches.
+_LOG_EVERY = 25
+
+
 @contextmanager
 def _training_display() -> Iterator[Callable[[str, dict], None]]:
     """Rich progress for training: HCQT features, then batches of each epoch with losses."""
@@ -539,6 +545,9 @@ def _training_display() -> Iterator[Callable[[str, dict], None]]:
                               + (f", {info['processes']} processes" if info["processes"] > 1 else ""),
                               highlight=False)
             elif kind == "step":
+                if not console.is_terminal and info["batch"] % _LOG_EVERY == 0:  # logs, pipes
+                    console.print(f"epoch {info['epoch']:>3}  batch {info['batch']}/{info['batches']}  "
+                                  f"train {info['loss']:.4f}", highlight=False)
                 key = f"epoch {info['epoch']}"
                 if key not in tasks:
                     tasks[key] = prog.add_task(key, total=info["batches"], info="")

@@ -75,11 +75,49 @@ class MultiPitchConfig:
         return D.N_CHROMA if self.arch == "pitchclass" else self.n_semitones
 
 
+class _ConvGradByForward(torch.autograd.Function):
+    """A stride-1 "valid" conv2d whose gradients are themselves forward convolutions.
+
+    On the CPU, oneDNN's convolution backward for wide kernels with few output channels (the
+    3 x 42 "distribute" layer) runs ~9x its forward; as forward convolutions both gradients
+    together cost less than twice the forward pass (see benchmarks/train_step.py)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        return F.conv2d(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        kt, kf = weight.shape[-2:]
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:  # full correlation with the flipped kernel
+            gx = F.conv2d(F.pad(grad, (kf - 1, kf - 1, kt - 1, kt - 1)), weight.flip(2, 3).transpose(0, 1))
+        if ctx.needs_input_grad[1]:  # batch as channels: the gradient map is the kernel
+            gw = F.conv2d(x.transpose(0, 1), grad.transpose(0, 1)).transpose(0, 1)
+        if ctx.needs_input_grad[2]:
+            gb = grad.sum((0, 2, 3))
+        return gx, gw, gb
+
+
+class Conv2d(nn.Conv2d):
+    """``nn.Conv2d`` (same parameters and state dict) that, when training on the CPU with the
+    default stride/padding/dilation/groups, takes its gradients by forward convolutions."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        plain = (self.stride == (1, 1) and self.padding == (0, 0) and self.dilation == (1, 1)
+                 and self.groups == 1)
+        if plain and x.device.type == "cpu" and torch.is_grad_enabled() and self.weight.requires_grad:
+            return _ConvGradByForward.apply(x, self.weight, self.bias)
+        return super().forward(x)
+
+
 def _same_conv(c_in: int, c_out: int, kernel: tuple[int, int]) -> nn.Module:
     """A conv2d with TensorFlow's "same" padding (for even kernels: one more after than before)."""
     kt, kf = kernel
     pad = ((kf - 1) // 2, kf // 2, (kt - 1) // 2, kt // 2)  # F.pad order: last dim first
-    return nn.Sequential(nn.ZeroPad2d(pad), nn.Conv2d(c_in, c_out, kernel))
+    return nn.Sequential(nn.ZeroPad2d(pad), Conv2d(c_in, c_out, kernel))
 
 
 def chroma_pooling_matrix(n_bins: int = D.N_BINS, bins_per_octave: int = D.BINS_PER_OCTAVE) -> np.ndarray:
@@ -89,6 +127,11 @@ def chroma_pooling_matrix(n_bins: int = D.N_BINS, bins_per_octave: int = D.BINS_
     P = np.zeros((n_bins, D.N_CHROMA), dtype=np.float32)
     P[np.arange(n_bins), (np.arange(n_bins) // per_semitone) % D.N_CHROMA] = 1.0
     return P
+
+
+#: Initial biases of a new ctc-chroma: salience sigmoid(-3) ≈ 0.05 per bin, ε ~30 % at the start.
+_INIT_SALIENCE_BIAS = -3.0
+_INIT_EPS_BIAS = 2.5
 
 
 class CTCChroma(nn.Module):
@@ -102,17 +145,31 @@ class CTCChroma(nn.Module):
         self.register_buffer("chroma_pool", torch.from_numpy(
             chroma_pooling_matrix(config.n_bins, config.bins_per_octave)), persistent=False)
         self.eps_pool = nn.Linear(config.n_bins, 1)
+        # Start sparse, with ε likely (as CTC models start blank-heavy): with torch's default
+        # biases the 18 bins of a pitch class sum to ~9, the chroma logits swamp ε and CTC
+        # training sits for thousands of steps on a loss worse than uniform.
+        with torch.no_grad():
+            self.squishy.bias.fill_(_INIT_SALIENCE_BIAS)
+            self.eps_pool.bias.fill_(_INIT_EPS_BIAS)
 
-    def salience(self, x: torch.Tensor) -> torch.Tensor:
-        """Pitch salience in [0, 1], shape (batch, n_frames, n_bins)."""
+    def salience_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Pitch salience before the sigmoid, shape (batch, n_frames, n_bins)."""
         slope = self.config.negative_slope
         for conv in self.convs:
             x = F.leaky_relu(conv(x), slope)
         x = F.leaky_relu(self.distribute(x), slope)
-        return torch.sigmoid(self.squishy(x))[:, 0].contiguous()
+        return self.squishy(x)[:, 0].contiguous()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (batch, n_frames, 13): chroma C..B then ε; softmax gives the CTC posteriors."""
+    def salience(self, x: torch.Tensor) -> torch.Tensor:
+        """Pitch salience in [0, 1], shape (batch, n_frames, n_bins)."""
+        return torch.sigmoid(self.salience_logits(x))
+
+    def forward(self, x: torch.Tensor, output: str = "ctc") -> torch.Tensor:
+        """Logits (batch, n_frames, 13): chroma C..B then ε; softmax gives the CTC posteriors.
+        ``output="salience"``: the salience logits (batch, n_frames, n_bins) instead, the
+        target of strongly aligned pre-training (``train --loss bce --arch ctc-chroma``)."""
+        if output == "salience":
+            return self.salience_logits(x)
         s = self.salience(x)
         return torch.cat([s @ self.chroma_pool, self.eps_pool(s)], dim=-1)
 

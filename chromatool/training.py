@@ -61,6 +61,7 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = None
     model_overrides: dict[str, Any] = field(default_factory=dict)
+    init: str | None = None  # start from this checkpoint's weights (same model configuration)
 
     @property
     def architecture(self) -> str:
@@ -219,12 +220,18 @@ def shift_bins(x: np.ndarray, bins: int) -> np.ndarray:
 
 def frame_targets(notes, n_frames: int, start_frame: int, arch: str, shift: int,
                   feature_rate: float) -> np.ndarray:
-    """(n_frames, 72) semitone or (n_frames, 12) pitch-class targets from note labels."""
+    """(n_frames, 72) semitone, (n_frames, 12) pitch-class or, for a ctc-chroma salience,
+    (n_frames, 216) bin targets from note labels."""
     roll = notes.transpose(shift).piano_roll(feature_rate=feature_rate, n_frames=start_frame + n_frames,
                                              midi_min=D.MIDI_MIN, n_pitches=D.N_BINS // D.BINS_PER_SEMITONE)
     roll = roll[:, start_frame:start_frame + n_frames]
     if arch == "pitchclass":
         roll = np.stack([roll[c::D.N_CHROMA].max(0) for c in range(D.N_CHROMA)])
+    elif arch == "ctc-chroma":  # salience: the centre bin of each semitone's three
+        k = D.BINS_PER_SEMITONE
+        bins = np.zeros((roll.shape[0] * k, roll.shape[1]), dtype=roll.dtype)
+        bins[k // 2::k] = roll
+        roll = bins
     return roll.T.astype(np.float32)
 
 
@@ -307,7 +314,10 @@ def batch_loss(model, batch: dict[str, Any], loss: str, device: str):
     import torch
     from torch.nn import functional as F
 
-    logits = model(batch["x"].to(device))
+    if loss == "bce" and batch["y"].shape[-1] == D.N_BINS:  # ctc-chroma salience pre-training
+        logits = model(batch["x"].to(device), output="salience")
+    else:
+        logits = model(batch["x"].to(device))
     if loss == "ctc":
         logp = torch.log_softmax(logits.float(), -1).transpose(0, 1)  # (T, B, 13)
         return F.ctc_loss(logp, batch["targets"].to(device), batch["lengths"].to(device),
@@ -409,9 +419,9 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     if cfg.loss not in LOSSES:
         raise ParameterError(f"unknown --loss {cfg.loss!r}; choose ctc or bce")
     arch = cfg.architecture
-    if (cfg.loss == "ctc") != (arch == "ctc-chroma"):
-        raise ParameterError(f"--loss {cfg.loss} cannot train a {arch} model "
-                             "(ctc trains ctc-chroma; bce trains multipitch or pitchclass)")
+    if cfg.loss == "ctc" and arch != "ctc-chroma":
+        raise ParameterError(f"--loss ctc cannot train a {arch} model (ctc trains ctc-chroma; bce trains "
+                             "multipitch, pitchclass, or the salience of ctc-chroma)")
     if not train_items:
         raise ParameterError("no training items")
     if not valid_items:
@@ -437,6 +447,12 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     state = {"epoch": 0, "step": 0, "lr": cfg.lr, "best_loss": math.inf, "best_epoch": 0,
              "bad_epochs": 0, "halvings": 0, "seconds": 0.0}
+    if cfg.init and not resume:
+        ck = read_checkpoint(cfg.init)
+        if ck["model"] != config_dict(model_cfg):
+            raise ParameterError(f"--init: {cfg.init} holds a different model ({ck['model'].get('arch')} "
+                                 f"{ck['model']}); give the same --arch and --model-setting")
+        model.load_state_dict(ck["state_dict"])
     best_state = None
     if resume:
         if not last_path.is_file():

@@ -195,6 +195,28 @@ def test_tiny_ctc_model_trains_saves_reloads_extracts(mini, tmp_path):
     assert torch.load(out, weights_only=True)["training"]["steps"] == 4
 
 
+def test_salience_pretraining_then_ctc_from_init(mini, tmp_path):
+    """bce on a ctc-chroma trains its 216-bin salience on note labels; --init starts ctc there."""
+    from chromatool.score import read_score
+    from chromatool.training import frame_targets
+
+    (tmp_path / "c4.csv").write_text("Start;Duration;Pitch\n0;1;60\n")  # C4 for 1 s
+    notes = read_score(tmp_path / "c4.csv")
+    y = frame_targets(notes, 25, 0, "ctc-chroma", 0, D.FEATURE_RATE)
+    assert y.shape == (25, 216) and y.sum(1).tolist() == [1.0] * 25
+    assert y[0].argmax() == 3 * (60 - D.MIDI_MIN) + 1  # the centre bin of C4
+
+    small = ("--model-setting", "channels=4,4", "--model-setting", "distribute_channels=2")
+    pre = _train(tmp_path, mini[1], "bce", "--arch", "ctc-chroma", *small)
+    ck = torch.load(pre, weights_only=True)
+    assert ck["model"]["arch"] == "ctc-chroma" and ck["training"]["loss"] == "bce"
+    out = _train(tmp_path, mini[0], "ctc", "--init", pre, *small)
+    assert torch.load(out, weights_only=True)["training"]["config"]["init"] == str(pre)
+    r = invoke("train", "--loss", "ctc", "--data", mini[0], "-o", tmp_path / "x.pt", "--init", pre,
+               "--cache", tmp_path / "cache", "--max-steps", 1)
+    assert r.exit_code == 1 and "different model" in r.output
+
+
 def test_training_is_reproducible_with_a_seed(mini, tmp_path):
     a = _train(tmp_path / "a", mini[1], "bce")
     b = _train(tmp_path / "b", mini[1], "bce")
@@ -360,3 +382,23 @@ def test_retrieve_with_a_given_deep_model_caches_by_model(mini, tmp_path):
     assert len(a.hits) == 6 and a.cache_misses == 6
     b = retrieve(themes, docs, features="deep", model=str(model), top=3, cache_root=str(tmp_path / "c"))
     assert b.cache_hits == 6 and [h.cost for h in b.hits] == [h.cost for h in a.hits]
+
+
+def test_conv_gradients_by_forward_convolutions_match_autograd():
+    """The CPU training conv (gradients as forward convolutions) equals torch's own gradients."""
+    import torch
+
+    from chromatool.models import Conv2d, _ConvGradByForward
+
+    torch.manual_seed(0)
+    conv = Conv2d(3, 2, (3, 5)).double()
+    x = torch.randn(2, 3, 7, 11, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(_ConvGradByForward.apply, (x, conv.weight, conv.bias))
+    out = conv(x)
+    g = torch.randn_like(out)
+    mine = torch.autograd.grad(out, (x, conv.weight, conv.bias), g)
+    ref_out = torch.nn.functional.conv2d(x, conv.weight, conv.bias)
+    ref = torch.autograd.grad(ref_out, (x, conv.weight, conv.bias), g)
+    assert torch.allclose(out, ref_out)
+    for a, b in zip(mine, ref):
+        assert torch.allclose(a, b, atol=1e-10)
