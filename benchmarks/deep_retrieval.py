@@ -8,7 +8,7 @@ through the very same chromatool pipeline (converted to a checkpoint in a tempor
 they are never shipped). Also: the ranks of the two real Musopen recordings for their MTD themes.
 
     chromatool dataset /tmp/ct_valid --composers beethoven,monteverdi --pieces 200 --seed 1 -j 2
-    python benchmarks/deep_retrieval.py /tmp/ct_valid [--model PATH]
+    python benchmarks/deep_retrieval.py /tmp/ct_valid [--model PATH ...]
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def ranks_of(hits) -> dict[str, dict[str, int]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("set", type=Path, help="folder written by `chromatool dataset`")
-    ap.add_argument("--model", default=None, help="ctc-chroma model to test (default: the packaged one)")
+    ap.add_argument("--model", action="append", default=[],
+                    help="ctc-chroma model file to test, repeatable (default: the packaged one)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--max-docs", type=int, default=None, help="a random subset of the renders (seed 0)")
     args = ap.parse_args()
@@ -83,8 +84,10 @@ def main() -> None:
     from chromatool.deep import packaged_models
 
     runs = [("CQT chroma (hand-made)", "chroma", None), ("STFT chroma (hand-made)", "stft-chroma", None)]
-    if args.model or "ctc-chroma" in packaged_models():
-        runs.append((f"ctc-chroma {Path(args.model).name if args.model else '(packaged)'}", "deep", args.model))
+    if args.model:
+        runs += [(f"ctc-chroma {Path(m).name}", "deep", m) for m in args.model]
+    elif "ctc-chroma" in packaged_models():
+        runs.append(("ctc-chroma (packaged)", "deep", None))
     peer = peer_checkpoint(tmp)
     if peer is not None:
         runs.append(("authors' weights (Zalkow 2020 v1)", "deep", str(peer)))

@@ -248,22 +248,25 @@ def read_labels(path: str | Path) -> NoteList:
     from .score import _from_rows
 
     out = []
+    parts: dict[str, int] = {}  # one part per instrument, in order of appearance
     try:
         if set(MUSICNET_COLUMNS) <= cols:
             for r in rows:
+                part = parts.setdefault(r["instrument_id"], len(parts))
                 out.append((int(r["start_sample"]) / MUSICNET_RATE, int(r["end_sample"]) / MUSICNET_RATE,
-                            int(r["midi_note"]), 0.0, 0.0, 64, 0, int(r["instrument_id"]) - 1,
+                            int(r["midi_note"]), 0.0, 0.0, 64, part, int(r["instrument_id"]) - 1,
                             int(r["measure"]), r["note_value"]))
         elif set(LABEL_COLUMNS) <= cols:
             for r in rows:
+                part = parts.setdefault(r["instrument"], len(parts))
                 out.append((float(r["start_time"]), float(r["end_time"]), int(r["note"]),
-                            float(r["start_beat"]), float(r["end_beat"]), 64, 0, -1,
+                            float(r["start_beat"]), float(r["end_beat"]), 64, part, -1,
                             int(r["measure"]), r["note_value"]))
         else:
             raise ChromatoolError(f"{path}: not a label file (columns {', '.join(sorted(cols))})")
     except (ValueError, KeyError) as exc:
         raise ChromatoolError(f"{path}: malformed label row ({exc})") from None
-    return _from_rows(out, source=str(path))
+    return _from_rows(out, source=str(path), part_names=tuple(parts))
 
 
 def path_csv(alignment: Alignment) -> str:

@@ -125,13 +125,6 @@ def _excerpts(top, settings: RenderSettings, rng: np.random.Generator) -> list[t
     return out
 
 
-def top_voice(notes):
-    """The melody of the part with the highest mean pitch (kern files list the bass first)."""
-    parts = np.unique(notes.part)
-    top = max(parts, key=lambda p: float(np.mean(notes.pitch[notes.part == p])))
-    return notes.select(notes.part == top).melody()
-
-
 def _write_theme(path: Path, notes, t0: float) -> None:
     with open(path, "w") as f:
         f.write("Start;Duration;Pitch\n")
@@ -183,7 +176,7 @@ def render_piece(task: RenderTask) -> dict[str, list[dict]]:
     sf.write(task.out / audio, y, D.SAMPLE_RATE, subtype="PCM_16")
     labels = Path("labels") / f"{name}.csv"
     (task.out / labels).write_text(labels_csv(perf))
-    top = top_voice(notes)
+    top = notes.top_voice()
     ctc = []
     for k, (t0, t1) in enumerate(_excerpts(top, s, rng)):
         theme = Path("themes") / f"{name}_{k}.csv"

@@ -114,6 +114,15 @@ class NoteList:
         off[:-1] = np.minimum(off[:-1], sel.onset[1:])
         return replace(sel, offset=off)
 
+    def top_voice(self) -> "NoteList":
+        """The melody of the part with the highest mean pitch (kern files list the bass first):
+        what a theme of the piece is (``chromatool dataset`` cuts its excerpts from it)."""
+        if not len(self):
+            return self
+        parts = np.unique(self.part)
+        top = max(parts, key=lambda p: float(np.mean(self.pitch[self.part == p])))
+        return self.select(self.part == top).melody()
+
     def piano_roll(self, *, feature_rate: float = D.FEATURE_RATE, n_frames: int | None = None,
                    midi_min: int = 0, n_pitches: int = 128) -> np.ndarray:
         """Binary piano roll [shape=(n_pitches, n_frames)].

@@ -220,8 +220,11 @@ def shift_bins(x: np.ndarray, bins: int) -> np.ndarray:
 
 def frame_targets(notes, n_frames: int, start_frame: int, arch: str, shift: int,
                   feature_rate: float) -> np.ndarray:
-    """(n_frames, 72) semitone, (n_frames, 12) pitch-class or, for a ctc-chroma salience,
-    (n_frames, 216) bin targets from note labels."""
+    """(n_frames, 72) semitone or (n_frames, 12) pitch-class targets from note labels; for a
+    ctc-chroma, (n_frames, 216) salience targets of the top voice (the melody a theme is, the
+    target of its CTC training): the centre bin of each semitone."""
+    if arch == "ctc-chroma":  # the salience of the deep chroma model learns the top voice
+        notes = notes.top_voice()
     roll = notes.transpose(shift).piano_roll(feature_rate=feature_rate, n_frames=start_frame + n_frames,
                                              midi_min=D.MIDI_MIN, n_pitches=D.N_BINS // D.BINS_PER_SEMITONE)
     roll = roll[:, start_frame:start_frame + n_frames]

@@ -205,6 +205,18 @@ def test_salience_pretraining_then_ctc_from_init(mini, tmp_path):
     y = frame_targets(notes, 25, 0, "ctc-chroma", 0, D.FEATURE_RATE)
     assert y.shape == (25, 216) and y.sum(1).tolist() == [1.0] * 25
     assert y[0].argmax() == 3 * (60 - D.MIDI_MIN) + 1  # the centre bin of C4
+    # from labels, only the top voice: the instrument with the highest mean pitch, one note at a time
+    from chromatool.alignment import read_labels
+
+    (tmp_path / "l.csv").write_text(
+        "start_time,end_time,instrument,note,start_beat,end_beat,measure,note_value\n"
+        "0.0,1.0,cello,48,0,1,1,Quarter\n0.0,1.0,violin,67,0,1,1,Quarter\n0.0,1.0,violin,64,0,1,1,Quarter\n"
+        "0.0,1.0,viola,72,0,1,1,Quarter\n1.0,2.0,viola,50,1,2,1,Quarter\n")
+    labels = read_labels(tmp_path / "l.csv")
+    assert labels.part_names == ("cello", "violin", "viola")
+    y = frame_targets(labels, 50, 0, "ctc-chroma", 0, D.FEATURE_RATE)
+    assert np.flatnonzero(y[10]).tolist() == [3 * (67 - D.MIDI_MIN) + 1] and not y[30].any()
+    assert frame_targets(labels, 50, 0, "multipitch", 0, D.FEATURE_RATE)[10].sum() == 4
 
     small = ("--model-setting", "channels=4,4", "--model-setting", "distribute_channels=2")
     pre = _train(tmp_path, mini[1], "bce", "--arch", "ctc-chroma", *small)
