@@ -312,16 +312,14 @@ class Batcher:
         return out
 
 
-def batch_loss(model, batch: dict[str, Any], loss: str, device: str):
+def batch_loss(model, batch: dict[str, Any], cfg: TrainConfig, device: str):
     """Mean loss of a batch (CTC per target length as in torch's "mean"; BCE per frame and output)."""
     import torch
     from torch.nn import functional as F
 
-    if loss == "bce" and batch["y"].shape[-1] == D.N_BINS:  # ctc-chroma salience pre-training
-        logits = model(batch["x"].to(device), output="salience")
-    else:
-        logits = model(batch["x"].to(device))
-    if loss == "ctc":
+    pretrain = cfg.loss == "bce" and cfg.architecture == "ctc-chroma"  # its salience, frame-wise
+    logits = model(batch["x"].to(device), **({"output": "salience"} if pretrain else {}))
+    if cfg.loss == "ctc":
         logp = torch.log_softmax(logits.float(), -1).transpose(0, 1)  # (T, B, 13)
         return F.ctc_loss(logp, batch["targets"].to(device), batch["lengths"].to(device),
                           batch["target_lengths"].to(device), blank=BLANK, reduction="mean",
@@ -388,7 +386,7 @@ class TrainResult:
     stopped: str
 
 
-def _evaluate(model, batcher: Batcher, loss: str, device: str, dist_info: DistInfo) -> float:
+def _evaluate(model, batcher: Batcher, device: str, dist_info: DistInfo) -> float:
     import torch
 
     model.eval()
@@ -397,7 +395,7 @@ def _evaluate(model, batcher: Batcher, loss: str, device: str, dist_info: DistIn
     with torch.no_grad():
         for s in range(0, len(idx), batcher.cfg.batch_size):
             chunk = idx[s:s + batcher.cfg.batch_size]
-            total += float(batch_loss(model, batcher.batch(chunk, None), loss, device)) * len(chunk)
+            total += float(batch_loss(model, batcher.batch(chunk, None), batcher.cfg, device)) * len(chunk)
             count += len(chunk)
     model.train()
     return _global_mean(total, count, dist_info)
@@ -450,20 +448,21 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     state = {"epoch": 0, "step": 0, "lr": cfg.lr, "best_loss": math.inf, "best_epoch": 0,
              "bad_epochs": 0, "halvings": 0, "seconds": 0.0}
-    if cfg.init and not resume:
-        ck = read_checkpoint(cfg.init)
+    def load_matching(path, option: str) -> dict:
+        ck = read_checkpoint(path)
         if ck["model"] != config_dict(model_cfg):
-            raise ParameterError(f"--init: {cfg.init} holds a different model ({ck['model'].get('arch')} "
-                                 f"{ck['model']}); give the same --arch and --model-setting")
+            raise ParameterError(f"{option}: {path} holds a different model ({ck['model'].get('arch')}); "
+                                 "give the same --arch and --model-setting")
         model.load_state_dict(ck["state_dict"])
+        return ck
+
+    if cfg.init and not resume:
+        load_matching(cfg.init, "--init")
     best_state = None
     if resume:
         if not last_path.is_file():
             raise ChromatoolError(f"--resume: no training checkpoint {last_path}")
-        ck = read_checkpoint(last_path)
-        if ck["model"] != config_dict(model_cfg):
-            raise ChromatoolError(f"--resume: {last_path} holds a different model configuration")
-        model.load_state_dict(ck["state_dict"])
+        ck = load_matching(last_path, "--resume")
         opt.load_state_dict(ck["optimizer"])
         state.update(ck["schedule"])
         best_state = ck.get("best_state_dict")
@@ -493,7 +492,7 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
         for bi, idx in enumerate(mine):
             if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
                 break
-            loss = batch_loss(ddp_model, train_b.batch(idx, aug), cfg.loss, device)
+            loss = batch_loss(ddp_model, train_b.batch(idx, aug), cfg, device)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -502,7 +501,7 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
             count += 1
             emit("step", {"epoch": epoch, "batch": bi + 1, "batches": len(mine), "loss": total / count})
         train_loss = _global_mean(total, count, dist_info)
-        valid_loss = _evaluate(model, valid_b, cfg.loss, device, dist_info)
+        valid_loss = _evaluate(model, valid_b, device, dist_info)
         state["epoch"] = epoch
         state["seconds"] = time.perf_counter() - t0
         improved = valid_loss < state["best_loss"] - 1e-4
