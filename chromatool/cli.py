@@ -438,10 +438,10 @@ def _rows(path: Path) -> int:
 
 @command("train")
 def train_cmd(
-    data: Annotated[Path, typer.Option("--data", "-d", help="Training manifest (CSV): ctc rows audio,start,end,theme[,transpose][,group]; bce rows audio,labels[,group].")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="Training manifest (CSV): ctc rows audio,start,end,theme[,transpose][,group]; bce and ce rows audio,labels[,group].")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file (.pt) to write; the best epoch is kept there, the last in <name>.last.pt.")],
-    loss: Annotated[str, typer.Option("--loss", help="ctc (weakly aligned theme pairs → deep chroma) or bce (note labels → multi-pitch / pitch class).")] = "ctc",
-    arch: Annotated[Optional[str], typer.Option("--arch", help="ctc-chroma (for ctc), multipitch or pitchclass (for bce; bce with ctc-chroma pre-trains its 216-bin salience on the note labels); default by --loss.")] = None,
+    loss: Annotated[str, typer.Option("--loss", help="ctc (weakly aligned theme pairs → deep chroma), bce (note labels → multi-pitch / pitch class) or ce (note labels → deep chroma along a CTC path of the top voice's onsets: pre-training for ctc on exact labels).")] = "ctc",
+    arch: Annotated[Optional[str], typer.Option("--arch", help="ctc-chroma (for ctc and ce), multipitch or pitchclass (for bce; bce with ctc-chroma pre-trains its 216-bin salience on the note labels); default by --loss.")] = None,
     valid: Annotated[Optional[Path], typer.Option("--valid", help="Validation manifest; default: hold out --valid-fraction of the groups (works) of --data.")] = None,
     valid_fraction: Annotated[float, typer.Option("--valid-fraction", min=0.01, max=0.9)] = 0.1,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="At most this many epochs.")] = 100,
@@ -451,7 +451,7 @@ def train_cmd(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 8,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate.")] = 1e-3,
     max_transpose: Annotated[int, typer.Option("--max-transpose", min=0, max=6, help="Random transposition augmentation (semitones, ±).")] = 3,
-    crop: Annotated[float, typer.Option("--crop", min=1.0, help="bce: seconds per training crop.")] = 10.0,
+    crop: Annotated[float, typer.Option("--crop", min=1.0, help="bce and ce: seconds per training crop.")] = 10.0,
     patience: Annotated[int, typer.Option("--patience", min=1, help="Epochs without validation improvement before the learning rate is halved.")] = 3,
     max_halvings: Annotated[int, typer.Option("--max-halvings", min=0, help="Early stop at the plateau after this many halvings.")] = 3,
     model_setting: Annotated[Optional[list[str]], typer.Option("--model-setting", help="Architecture setting KEY=VALUE (e.g. channels=32,16,16,16); repeatable.")] = None,
@@ -471,9 +471,9 @@ def train_cmd(
     computed once and cached. For several GPUs or CPU processes run it under torchrun, e.g.
     `torchrun --nproc_per_node 2 -m chromatool train ...`.
     """
-    from .training import TrainConfig, read_manifest, split_by_group, train
+    from .training import LOSSES, TrainConfig, read_manifest, split_by_group, train
 
-    _choice(loss, ("ctc", "bce"), "--loss")
+    _choice(loss, LOSSES, "--loss")
     dev = _resolve_device(device)
     items = read_manifest(data, loss)
     if valid is not None:

@@ -9,6 +9,10 @@ Manifests are CSV files; relative paths are relative to the manifest:
   the theme to match the recording.
 * ``--loss bce``: ``audio,labels[,group]`` — a recording and its note labels (what
   ``chromatool align`` writes, or MusicNet's CSV) → frame-wise pitch or pitch-class targets.
+* ``--loss ce`` (same rows as bce): frame-wise cross-entropy of a ctc-chroma's 13 classes
+  against one CTC path read off the labels — the pitch class of each top-voice note in its
+  first frames, ε everywhere else. Where the labels are exact (renders) it teaches the CTC
+  output directly, a pre-training after which ``--loss ctc`` starts near a good alignment.
 
 HCQTs are computed once per recording and cached (float16). Training follows §4.1: Adam
 (lr 1e-3), batches of 8, random transposition up to ±3 semitones (the HCQT shifted by 3 bins
@@ -34,8 +38,9 @@ import numpy as np
 from . import defaults as D
 from .errors import ChromatoolError, ParameterError
 
-LOSSES: tuple[str, ...] = ("ctc", "bce")
-DEFAULT_ARCH: dict[str, str] = {"ctc": "ctc-chroma", "bce": "multipitch"}
+LOSSES: tuple[str, ...] = ("ctc", "bce", "ce")
+DEFAULT_ARCH: dict[str, str] = {"ctc": "ctc-chroma", "bce": "multipitch", "ce": "ctc-chroma"}
+IGNORE = -100  # frame class of padding (cross-entropy's ignore_index)
 BLANK = D.N_CHROMA  # the ε class is the last of 13
 
 
@@ -62,6 +67,7 @@ class TrainConfig:
     threads: int | None = None
     model_overrides: dict[str, Any] = field(default_factory=dict)
     init: str | None = None  # start from this checkpoint's weights (same model configuration)
+    onset_frames: int = 3  # ce: frames of a note's pitch class at its onset, ε after them
 
     @property
     def architecture(self) -> str:
@@ -111,7 +117,7 @@ def read_manifest(path: str | Path, loss: str) -> list[Item]:
     from .errors import ScoreError
 
     if loss not in LOSSES:
-        raise ParameterError(f"unknown --loss {loss!r}; choose ctc or bce")
+        raise ParameterError(f"unknown --loss {loss!r}; choose ctc, bce or ce")
     path = Path(path)
     base = path.parent
     items: list[Item] = []
@@ -238,6 +244,24 @@ def frame_targets(notes, n_frames: int, start_frame: int, arch: str, shift: int,
     return roll.T.astype(np.float32)
 
 
+def ctc_path(notes, n_frames: int, start_frame: int, shift: int, feature_rate: float,
+             onset_frames: int = TrainConfig.onset_frames) -> np.ndarray:
+    """(n_frames,) class per frame of one CTC path through the top voice of note labels: the
+    pitch class (C=0) of each note in its first ``onset_frames`` frames — all but its last
+    frame, so that repeated pitch classes stay apart — and ε (``BLANK``) elsewhere.
+
+    Frames are timed as in ``NoteList.piano_roll``; collapsed, the path is the top voice's
+    label sequence, the target ``--loss ctc`` learns without timing."""
+    top = notes.top_voice().transpose(shift)
+    path = np.full(start_frame + n_frames, BLANK, dtype=np.int64)
+    first = np.ceil(top.onset * feature_rate - 1e-9).astype(int)
+    stop = np.maximum(np.ceil(top.offset * feature_rate - 1e-9).astype(int), first + 1)
+    last = np.minimum(first + onset_frames, np.maximum(stop - 1, first + 1))
+    for c, a, b in zip(top.pitch % D.N_CHROMA, first, last):
+        path[max(a, 0):max(b, 0)] = c
+    return path[start_frame:]
+
+
 class Batcher:
     """Draws (augmented) batches from the cached HCQTs; deterministic given its rng."""
 
@@ -289,7 +313,10 @@ class Batcher:
                 else:
                     a = 0
                 b = min(n, a + self.crop)
-                ys.append(frame_targets(it.notes, b - a, a, self.cfg.architecture, k, self.fr))
+                if self.cfg.loss == "ce":
+                    ys.append(ctc_path(it.notes, b - a, a, k, self.fr, self.cfg.onset_frames))
+                else:
+                    ys.append(frame_targets(it.notes, b - a, a, self.cfg.architecture, k, self.fr))
             x = shift_bins(H[:, :, a:b].astype(np.float32), k * self.bins_per_semitone)
             xs.append(model_input(x, self.features))
             lens.append(b - a)
@@ -302,6 +329,11 @@ class Batcher:
         if self.cfg.loss == "ctc":
             out["targets"] = torch.tensor([c for y in ys for c in y], dtype=torch.long)
             out["target_lengths"] = torch.tensor([len(y) for y in ys])
+        elif self.cfg.loss == "ce":
+            Y = torch.full((len(ys), T), IGNORE, dtype=torch.long)
+            for j, y in enumerate(ys):
+                Y[j, : y.shape[0]] = torch.from_numpy(y)
+            out["classes"] = Y
         else:
             Y = torch.zeros((len(ys), T, ys[0].shape[1]))
             mask = torch.zeros((len(ys), T, 1))
@@ -313,7 +345,8 @@ class Batcher:
 
 
 def batch_loss(model, batch: dict[str, Any], cfg: TrainConfig, device: str):
-    """Mean loss of a batch (CTC per target length as in torch's "mean"; BCE per frame and output)."""
+    """Mean loss of a batch (CTC per target length as in torch's "mean"; BCE per frame and
+    output; CE per frame)."""
     import torch
     from torch.nn import functional as F
 
@@ -324,6 +357,9 @@ def batch_loss(model, batch: dict[str, Any], cfg: TrainConfig, device: str):
         return F.ctc_loss(logp, batch["targets"].to(device), batch["lengths"].to(device),
                           batch["target_lengths"].to(device), blank=BLANK, reduction="mean",
                           zero_infinity=True)
+    if cfg.loss == "ce":
+        return F.cross_entropy(logits.float().flatten(0, 1), batch["classes"].to(device).flatten(),
+                               ignore_index=IGNORE)
     mask = batch["mask"].to(device)
     bce = F.binary_cross_entropy_with_logits(logits, batch["y"].to(device), reduction="none")
     return (bce * mask).sum() / (mask.sum() * logits.shape[-1]).clamp_min(1)
@@ -418,11 +454,11 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     from .models import build_model, config_dict, make_config, n_parameters
 
     if cfg.loss not in LOSSES:
-        raise ParameterError(f"unknown --loss {cfg.loss!r}; choose ctc or bce")
+        raise ParameterError(f"unknown --loss {cfg.loss!r}; choose ctc, bce or ce")
     arch = cfg.architecture
-    if cfg.loss == "ctc" and arch != "ctc-chroma":
-        raise ParameterError(f"--loss ctc cannot train a {arch} model (ctc trains ctc-chroma; bce trains "
-                             "multipitch, pitchclass, or the salience of ctc-chroma)")
+    if cfg.loss in ("ctc", "ce") and arch != "ctc-chroma":
+        raise ParameterError(f"--loss {cfg.loss} cannot train a {arch} model ({cfg.loss} trains ctc-chroma; bce "
+                             "trains multipitch, pitchclass, or the salience of ctc-chroma)")
     if not train_items:
         raise ParameterError("no training items")
     if not valid_items:

@@ -229,6 +229,34 @@ def test_salience_pretraining_then_ctc_from_init(mini, tmp_path):
     assert r.exit_code == 1 and "different model" in r.output
 
 
+def test_ctc_path_pretraining_then_ctc_from_init(mini, tmp_path):
+    """ce: the 13 CTC classes frame-wise along a path of the top voice's onsets, then ctc."""
+    from chromatool.alignment import read_labels
+    from chromatool.training import BLANK, ctc_path
+
+    (tmp_path / "l.csv").write_text(
+        "start_time,end_time,instrument,note,start_beat,end_beat,measure,note_value\n"
+        "0.0,1.0,violin,67,0,1,1,Quarter\n0.0,1.0,cello,48,0,1,1,Quarter\n"
+        "1.0,1.08,violin,67,1,2,1,Quarter\n1.08,1.5,violin,64,1,2,1,Quarter\n")
+    p = ctc_path(read_labels(tmp_path / "l.csv"), 50, 0, 0, D.FEATURE_RATE, onset_frames=3)
+    assert p[:3].tolist() == [7, 7, 7] and (p[3:25] == BLANK).all()  # G at the onset, then ε
+    assert p[25:29].tolist() == [7, BLANK, 4, 4]  # a 2-frame G ends with ε: the two Gs stay apart
+    collapsed = [c for i, c in enumerate(p) if c != BLANK and (i == 0 or p[i - 1] != c)]
+    assert collapsed == [7, 7, 4]  # the top voice's label sequence, the cello not in it
+    assert ctc_path(read_labels(tmp_path / "l.csv"), 10, 25, 2, D.FEATURE_RATE)[:4].tolist() == [9, BLANK, 6, 6]
+
+    small = ("--model-setting", "channels=4,4", "--model-setting", "distribute_channels=2")
+    pre = _train(tmp_path, mini[1], "ce", *small)
+    ck = torch.load(pre, weights_only=True)
+    assert ck["model"]["arch"] == "ctc-chroma" and ck["training"]["loss"] == "ce"
+    assert np.isfinite(ck["training"]["best_valid_loss"])
+    out = _train(tmp_path, mini[0], "ctc", "--init", pre, *small)
+    assert torch.load(out, weights_only=True)["training"]["steps"] == 3
+    r = invoke("train", "--loss", "ce", "--arch", "multipitch", "--data", mini[1], "-o", tmp_path / "x.pt",
+               "--cache", tmp_path / "cache", "--max-steps", 1)
+    assert r.exit_code == 1 and "ce cannot train a multipitch" in r.output
+
+
 def test_training_is_reproducible_with_a_seed(mini, tmp_path):
     a = _train(tmp_path / "a", mini[1], "bce")
     b = _train(tmp_path / "b", mini[1], "bce")
