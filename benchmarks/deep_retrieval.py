@@ -55,6 +55,8 @@ def main() -> None:
                     help="ctc-chroma model file to test, repeatable (default: the packaged one)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--max-docs", type=int, default=None, help="a random subset of the renders (seed 0)")
+    ap.add_argument("--models-only", action="store_true",
+                    help="skip the hand-made and the authors' rows (quick checks during training)")
     args = ap.parse_args()
 
     from chromatool.evaluation import retrieval_scores
@@ -83,12 +85,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="chromatool-bench-"))
     from chromatool.deep import packaged_models
 
-    runs = [("CQT chroma (hand-made)", "chroma", None), ("STFT chroma (hand-made)", "stft-chroma", None)]
+    runs = [] if args.models_only else [("CQT chroma (hand-made)", "chroma", None),
+                                        ("STFT chroma (hand-made)", "stft-chroma", None)]
     if args.model:
         runs += [(f"ctc-chroma {Path(m).name}", "deep", m) for m in args.model]
     elif "ctc-chroma" in packaged_models():
         runs.append(("ctc-chroma (packaged)", "deep", None))
-    peer = peer_checkpoint(tmp)
+    peer = None if args.models_only else peer_checkpoint(tmp)
     if peer is not None:
         runs.append(("authors' weights (Zalkow 2020 v1)", "deep", str(peer)))
     print(f"{'features':<36}{'top-1':>7}{'top-5':>7}{'top-10':>8}{'MRR':>7}{'seconds':>9}")

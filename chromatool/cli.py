@@ -451,6 +451,7 @@ def train_cmd(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 8,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate.")] = 1e-3,
     max_transpose: Annotated[int, typer.Option("--max-transpose", min=0, max=6, help="Random transposition augmentation (semitones, ±).")] = 3,
+    voices: Annotated[str, typer.Option("--voices", help="bce with --arch ctc-chroma: salience targets of the top voice (the themes' melody) or of all notes.")] = "top",
     crop: Annotated[float, typer.Option("--crop", min=1.0, help="bce and ce: seconds per training crop.")] = 10.0,
     patience: Annotated[int, typer.Option("--patience", min=1, help="Epochs without validation improvement before the learning rate is halved.")] = 3,
     max_halvings: Annotated[int, typer.Option("--max-halvings", min=0, help="Early stop at the plateau after this many halvings.")] = 3,
@@ -471,9 +472,10 @@ def train_cmd(
     computed once and cached. For several GPUs or CPU processes run it under torchrun, e.g.
     `torchrun --nproc_per_node 2 -m chromatool train ...`.
     """
-    from .training import LOSSES, TrainConfig, read_manifest, split_by_group, train
+    from .training import LOSSES, VOICES, TrainConfig, read_manifest, split_by_group, train
 
     _choice(loss, LOSSES, "--loss")
+    _choice(voices, VOICES, "--voices")
     dev = _resolve_device(device)
     items = read_manifest(data, loss)
     if valid is not None:
@@ -485,7 +487,7 @@ def train_cmd(
                       max_halvings=max_halvings, valid_fraction=valid_fraction,
                       steps_per_epoch=steps_per_epoch, max_steps=max_steps, max_minutes=max_minutes,
                       seed=seed, threads=threads, model_overrides=_settings(model_setting or []),
-                      init=str(init) if init else None)
+                      init=str(init) if init else None, voices=voices)
     summary = {"data": str(data), "valid": str(valid) if valid else f"{valid_fraction:g} of the groups"}
     with _training_display() as on_event:
         res = train(train_items, valid_items, output, cfg=cfg, device=dev, resume=resume,

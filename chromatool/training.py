@@ -41,6 +41,7 @@ from .errors import ChromatoolError, ParameterError
 LOSSES: tuple[str, ...] = ("ctc", "bce", "ce")
 DEFAULT_ARCH: dict[str, str] = {"ctc": "ctc-chroma", "bce": "multipitch", "ce": "ctc-chroma"}
 IGNORE = -100  # frame class of padding (cross-entropy's ignore_index)
+VOICES: tuple[str, ...] = ("top", "all")  # salience pre-training targets of a ctc-chroma
 BLANK = D.N_CHROMA  # the ε class is the last of 13
 
 
@@ -68,6 +69,7 @@ class TrainConfig:
     model_overrides: dict[str, Any] = field(default_factory=dict)
     init: str | None = None  # start from this checkpoint's weights (same model configuration)
     onset_frames: int = 3  # ce: frames of a note's pitch class at its onset, ε after them
+    voices: str = "top"  # bce on a ctc-chroma: salience targets of the top voice or of "all" notes
 
     @property
     def architecture(self) -> str:
@@ -225,11 +227,14 @@ def shift_bins(x: np.ndarray, bins: int) -> np.ndarray:
 
 
 def frame_targets(notes, n_frames: int, start_frame: int, arch: str, shift: int,
-                  feature_rate: float) -> np.ndarray:
+                  feature_rate: float, voices: str = TrainConfig.voices) -> np.ndarray:
     """(n_frames, 72) semitone or (n_frames, 12) pitch-class targets from note labels; for a
-    ctc-chroma, (n_frames, 216) salience targets of the top voice (the melody a theme is, the
-    target of its CTC training): the centre bin of each semitone."""
-    if arch == "ctc-chroma":  # the salience of the deep chroma model learns the top voice
+    ctc-chroma, (n_frames, 216) salience targets — the centre bin of each semitone — of the top
+    voice (the melody a theme is, the target of its CTC training) or, ``voices="all"``, of all
+    notes."""
+    if voices not in VOICES:
+        raise ParameterError(f"unknown voices {voices!r}; choose {' or '.join(VOICES)}")
+    if arch == "ctc-chroma" and voices == "top":  # the salience of the deep chroma model learns the top voice
         notes = notes.top_voice()
     roll = notes.transpose(shift).piano_roll(feature_rate=feature_rate, n_frames=start_frame + n_frames,
                                              midi_min=D.MIDI_MIN, n_pitches=D.N_BINS // D.BINS_PER_SEMITONE)
@@ -316,7 +321,8 @@ class Batcher:
                 if self.cfg.loss == "ce":
                     ys.append(ctc_path(it.notes, b - a, a, k, self.fr, self.cfg.onset_frames))
                 else:
-                    ys.append(frame_targets(it.notes, b - a, a, self.cfg.architecture, k, self.fr))
+                    ys.append(frame_targets(it.notes, b - a, a, self.cfg.architecture, k, self.fr,
+                                            self.cfg.voices))
             x = shift_bins(H[:, :, a:b].astype(np.float32), k * self.bins_per_semitone)
             xs.append(model_input(x, self.features))
             lens.append(b - a)

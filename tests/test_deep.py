@@ -217,6 +217,7 @@ def test_salience_pretraining_then_ctc_from_init(mini, tmp_path):
     y = frame_targets(labels, 50, 0, "ctc-chroma", 0, D.FEATURE_RATE)
     assert np.flatnonzero(y[10]).tolist() == [3 * (67 - D.MIDI_MIN) + 1] and not y[30].any()
     assert frame_targets(labels, 50, 0, "multipitch", 0, D.FEATURE_RATE)[10].sum() == 4
+    assert frame_targets(labels, 50, 0, "ctc-chroma", 0, D.FEATURE_RATE, voices="all")[10].sum() == 4
 
     small = ("--model-setting", "channels=4,4", "--model-setting", "distribute_channels=2")
     pre = _train(tmp_path, mini[1], "bce", "--arch", "ctc-chroma", *small)
