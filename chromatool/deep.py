@@ -46,14 +46,16 @@ def feature_config(*, feature_rate: float = D.FEATURE_RATE, normalize: str = "l2
             "bins_per_octave": D.BINS_PER_OCTAVE, "normalize": normalize}
 
 
-def input_hcqt(y: np.ndarray, features: dict[str, Any], *, engine=None) -> np.ndarray:
-    """The log-HCQT (n_harmonics, n_bins, n_frames) of a model's feature config, float32."""
-    from .features import hcqt
+def input_hcqt(y: np.ndarray, features: dict[str, Any], *, engine=None, log: bool = True) -> np.ndarray:
+    """The log-HCQT (n_harmonics, n_bins, n_frames) of a model's feature config, float32
+    (``log=False``: its linear magnitude, for ``network_output(..., magnitude_ref=...)``)."""
+    from .features import hcqt_magnitude, log_compress
 
-    return hcqt(y, sr=int(features["sr"]), feature_rate=float(features["feature_rate"]),
-                harmonics=tuple(features["harmonics"]), fmin=float(features["fmin"]),
-                n_bins=int(features["n_bins"]), bins_per_octave=int(features["bins_per_octave"]),
-                engine=engine).data
+    H = hcqt_magnitude(y, sr=int(features["sr"]), feature_rate=float(features["feature_rate"]),
+                       harmonics=tuple(features["harmonics"]), fmin=float(features["fmin"]),
+                       n_bins=int(features["n_bins"]), bins_per_octave=int(features["bins_per_octave"]),
+                       engine=engine)
+    return log_compress(H) if log else H
 
 
 def model_input(H: np.ndarray, features: dict[str, Any]):
@@ -170,19 +172,25 @@ def model_digest(name: str | None, output: str = "chroma") -> str:
 
 
 def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = "cpu",
-                   chunk_frames: int = CHUNK_FRAMES, context: int = CHUNK_CONTEXT) -> np.ndarray:
+                   chunk_frames: int = CHUNK_FRAMES, context: int = CHUNK_CONTEXT,
+                   magnitude_ref: float | None = None) -> np.ndarray:
     """Per-frame network output (n_frames, n_outputs) in overlapping chunks: softmax posteriors
-    for ctc-chroma, sigmoid activations otherwise."""
+    for ctc-chroma, sigmoid activations otherwise. ``H`` is the log-HCQT or, with
+    ``magnitude_ref`` (the file's maximum), its linear magnitude, log-scaled chunk by chunk so
+    that no full-length copy is made (a one-hour file)."""
     import torch
 
-    x = model_input(H, lm.features)
-    n = x.shape[1]
+    from .features import log_compress
+
+    n = H.shape[-1]
     outs = []
     with torch.inference_mode():
         for a in range(0, max(n, 1), chunk_frames):
             b = min(n, a + chunk_frames)
             lo, hi = max(0, a - context), min(n, b + context)
-            logits = lm.model(x[None, :, lo:hi].to(device))[0, a - lo: b - lo]
+            part = H[:, :, lo:hi] if magnitude_ref is None else log_compress(H[:, :, lo:hi], ref=magnitude_ref)
+            x = model_input(part, lm.features)
+            logits = lm.model(x[None].to(device))[0, a - lo: b - lo]
             act = torch.softmax(logits, -1) if lm.arch == "ctc-chroma" else torch.sigmoid(logits)
             outs.append(act.float().cpu().numpy())
     return np.concatenate(outs) if outs else np.zeros((0, lm.model.config.n_outputs), np.float32)
@@ -203,8 +211,9 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = "chroma", dev
         raise ModelError(f"--output pitch needs a multipitch model; {Path(lm.source).name} is {arch}")
     if output == "probs" and arch != "ctc-chroma":
         raise ModelError(f"--output probs needs a ctc-chroma model; {Path(lm.source).name} is {arch}")
-    H = input_hcqt(y, lm.features, engine=engine)
-    act = network_output(lm, H, device=device).T  # (n_outputs, N)
+    H = input_hcqt(y, lm.features, engine=engine, log=False)
+    ref = float(H.max()) if H.size else 0.0
+    act = network_output(lm, H, device=device, magnitude_ref=ref).T  # (n_outputs, N)
     if output == "chroma":
         if arch == "ctc-chroma":
             act = normalize(act[: D.N_CHROMA])

@@ -290,10 +290,12 @@ def hcqt_magnitude(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: floa
     return out
 
 
-def log_compress(H: np.ndarray, *, db_range: float = D.DB_RANGE) -> np.ndarray:
-    """Magnitude → dB relative to the maximum of the whole array, floored at ``-db_range``,
-    mapped to ``dB / db_range + 1`` in [0, 1] (the HCQT scaling of Bittner et al.)."""
-    ref = float(np.max(H)) if H.size else 0.0
+def log_compress(H: np.ndarray, *, db_range: float = D.DB_RANGE, ref: float | None = None) -> np.ndarray:
+    """Magnitude → dB relative to the maximum of the whole array (or ``ref``, e.g. the maximum
+    of the whole file when ``H`` is a part of it), floored at ``-db_range``, mapped to
+    ``dB / db_range + 1`` in [0, 1] (the HCQT scaling of Bittner et al.)."""
+    if ref is None:
+        ref = float(np.max(H)) if H.size else 0.0
     if ref <= 0:
         return np.zeros_like(H, dtype=np.float32)
     db = 20.0 * np.log10(np.maximum(H, ref * 10 ** (-db_range / 20.0)) / ref)
