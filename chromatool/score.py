@@ -123,17 +123,20 @@ class NoteList:
         top = max(parts, key=lambda p: float(np.mean(self.pitch[self.part == p])))
         return self.select(self.part == top).melody()
 
-    def piano_roll(self, *, feature_rate: float = D.FEATURE_RATE, n_frames: int | None = None,
-                   midi_min: int = 0, n_pitches: int = 128) -> np.ndarray:
-        """Binary piano roll [shape=(n_pitches, n_frames)].
-
-        Frame k stands for time k / feature_rate, as audio features do (centred frames): a note
-        is active in the frames whose time lies in [onset, offset), and in at least one frame.
-        """
-        n = self._n_frames(feature_rate, n_frames)
-        roll = np.zeros((n_pitches, n), dtype=np.float32)
+    def frame_spans(self, feature_rate: float = D.FEATURE_RATE) -> tuple[np.ndarray, np.ndarray]:
+        """Each note's frames ``start[i]:stop[i]``: frame k stands for time k / feature_rate, as
+        audio features do (centred frames); a note is active in the frames whose time lies in
+        [onset, offset), and in at least one frame."""
         start = np.ceil(self.onset * feature_rate - 1e-9).astype(int)
         stop = np.maximum(np.ceil(self.offset * feature_rate - 1e-9).astype(int), start + 1)
+        return start, stop
+
+    def piano_roll(self, *, feature_rate: float = D.FEATURE_RATE, n_frames: int | None = None,
+                   midi_min: int = 0, n_pitches: int = 128) -> np.ndarray:
+        """Binary piano roll [shape=(n_pitches, n_frames)], notes timed by ``frame_spans``."""
+        n = self._n_frames(feature_rate, n_frames)
+        roll = np.zeros((n_pitches, n), dtype=np.float32)
+        start, stop = self.frame_spans(feature_rate)
         for p, a, b in zip(self.pitch - midi_min, start, stop):
             if 0 <= p < n_pitches:
                 roll[p, max(a, 0):min(b, n)] = 1.0

@@ -119,7 +119,7 @@ def read_manifest(path: str | Path, loss: str) -> list[Item]:
     from .errors import ScoreError
 
     if loss not in LOSSES:
-        raise ParameterError(f"unknown --loss {loss!r}; choose ctc, bce or ce")
+        raise ParameterError(f"unknown --loss {loss!r}; choose one of {', '.join(LOSSES)}")
     path = Path(path)
     base = path.parent
     items: list[Item] = []
@@ -232,8 +232,6 @@ def frame_targets(notes, n_frames: int, start_frame: int, arch: str, shift: int,
     ctc-chroma, (n_frames, 216) salience targets — the centre bin of each semitone — of the top
     voice (the melody a theme is, the target of its CTC training) or, ``voices="all"``, of all
     notes."""
-    if voices not in VOICES:
-        raise ParameterError(f"unknown voices {voices!r}; choose {' or '.join(VOICES)}")
     if arch == "ctc-chroma" and voices == "top":  # the salience of the deep chroma model learns the top voice
         notes = notes.top_voice()
     roll = notes.transpose(shift).piano_roll(feature_rate=feature_rate, n_frames=start_frame + n_frames,
@@ -255,12 +253,11 @@ def ctc_path(notes, n_frames: int, start_frame: int, shift: int, feature_rate: f
     pitch class (C=0) of each note in its first ``onset_frames`` frames — all but its last
     frame, so that repeated pitch classes stay apart — and ε (``BLANK``) elsewhere.
 
-    Frames are timed as in ``NoteList.piano_roll``; collapsed, the path is the top voice's
+    Frames are timed by ``NoteList.frame_spans``; collapsed, the path is the top voice's
     label sequence, the target ``--loss ctc`` learns without timing."""
     top = notes.top_voice().transpose(shift)
     path = np.full(start_frame + n_frames, BLANK, dtype=np.int64)
-    first = np.ceil(top.onset * feature_rate - 1e-9).astype(int)
-    stop = np.maximum(np.ceil(top.offset * feature_rate - 1e-9).astype(int), first + 1)
+    first, stop = top.frame_spans(feature_rate)
     last = np.minimum(first + onset_frames, np.maximum(stop - 1, first + 1))
     for c, a, b in zip(top.pitch % D.N_CHROMA, first, last):
         path[max(a, 0):max(b, 0)] = c
@@ -460,9 +457,11 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     from .models import build_model, config_dict, make_config, n_parameters
 
     if cfg.loss not in LOSSES:
-        raise ParameterError(f"unknown --loss {cfg.loss!r}; choose ctc, bce or ce")
+        raise ParameterError(f"unknown --loss {cfg.loss!r}; choose one of {', '.join(LOSSES)}")
+    if cfg.voices not in VOICES:
+        raise ParameterError(f"unknown voices {cfg.voices!r}; choose one of {', '.join(VOICES)}")
     arch = cfg.architecture
-    if cfg.loss in ("ctc", "ce") and arch != "ctc-chroma":
+    if cfg.loss != "bce" and arch != DEFAULT_ARCH[cfg.loss]:  # ctc and ce train only ctc-chroma
         raise ParameterError(f"--loss {cfg.loss} cannot train a {arch} model ({cfg.loss} trains ctc-chroma; bce "
                              "trains multipitch, pitchclass, or the salience of ctc-chroma)")
     if not train_items:
