@@ -15,6 +15,7 @@ agree with ``librosa.cqt`` at identical parameters (see ``benchmarks/features.py
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -28,6 +29,10 @@ Engine = Callable[[np.ndarray, "CQTPlan"], np.ndarray]
 
 #: Bumped whenever a change alters feature values, so cached features are recomputed.
 FEATURES_VERSION: int = 1
+
+#: Frames per analysis block of a long signal (11 min at 25 Hz): bounds the CQT's working
+#: memory; each block is extended by the filters' support, so results do not depend on it.
+BLOCK_FRAMES: int = 16384
 
 #: Decimation filter: zero-phase low-pass at half the input Nyquist, 80 dB stop band.
 _DECIMATION_TAPS = 61  # 4k+1 so that the group delay (30) is even
@@ -103,6 +108,13 @@ class CQTPlan:
     @property
     def max_decimation(self) -> int:
         return max(lv.decimation for lv in self.levels)
+
+    @property
+    def support(self) -> int:
+        """Samples (at ``sr``) on each side of a frame centre that its values depend on: the
+        longest analysis frame plus the reach of the cascaded decimation filters."""
+        frame = max(lv.n_fft // 2 * lv.decimation for lv in self.levels)
+        return frame + self.decimation_filter.size * self.max_decimation
 
     def n_frames(self, n_samples: int) -> int:
         return 1 + n_samples // self.hop
@@ -270,8 +282,11 @@ def hcqt_frequency_groups(harmonics: tuple[float, ...], *, fmin: float, n_bins: 
 def hcqt_magnitude(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEATURE_RATE,
                    harmonics: tuple[float, ...] = D.HCQT_HARMONICS, fmin: float = D.FMIN,
                    n_bins: int = D.N_BINS, bins_per_octave: int = D.BINS_PER_OCTAVE,
-                   engine: Engine | None = None) -> np.ndarray:
+                   engine: Engine | None = None, block_frames: int = BLOCK_FRAMES) -> np.ndarray:
     """Linear-magnitude HCQT (``engine``: the CQT implementation, numpy by default).
+
+    Long signals are analysed in overlapping blocks of ``block_frames`` frames (see
+    :func:`analysis_blocks`), so the working memory beyond the output is that of one block.
 
     Returns
     -------
@@ -279,15 +294,47 @@ def hcqt_magnitude(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: floa
     """
     y = _check_signal(y)
     hop = D.hop_length(sr, feature_rate)
-    n_frames = 1 + y.size // hop
-    out = np.empty((len(harmonics), n_bins, n_frames), dtype=np.float32)
-    for freqs, members in hcqt_frequency_groups(tuple(harmonics), fmin=fmin, n_bins=n_bins,
-                                                bins_per_octave=bins_per_octave):
-        plan = cqt_plan(freqs=tuple(freqs.tolist()), sr=sr, hop=hop, bins_per_octave=bins_per_octave)
-        C = (engine or cqt_magnitude)(y, plan)
-        for i, off in members:
-            out[i] = C[off:off + n_bins]
+    groups = [(cqt_plan(freqs=tuple(freqs.tolist()), sr=sr, hop=hop, bins_per_octave=bins_per_octave), members)
+              for freqs, members in hcqt_frequency_groups(tuple(harmonics), fmin=fmin, n_bins=n_bins,
+                                                          bins_per_octave=bins_per_octave)]
+    out = np.empty((len(harmonics), n_bins, 1 + y.size // hop), dtype=np.float32)
+    for seg, inner, dest in analysis_blocks(y.size, hop=hop, plans=[p for p, _ in groups],
+                                            block_frames=block_frames):
+        for plan, members in groups:
+            C = (engine or cqt_magnitude)(y[seg], plan)
+            for i, off in members:
+                out[i, :, dest] = C[off:off + n_bins, inner]
     return out
+
+
+def analysis_blocks(n_samples: int, *, hop: int, plans: list[CQTPlan],
+                    block_frames: int = BLOCK_FRAMES) -> list[tuple[slice, slice, slice]]:
+    """Split the analysis of a long signal into overlapping segments whose CQT frames, cut to
+    each segment's inner part, equal those of the whole signal (to float rounding).
+
+    Each segment starts on a frame whose sample index is a multiple of twice every plan's
+    largest decimation, so that decimated samples fall on the same grid as in the whole signal
+    and frame centres shift by an even number of samples (``np.rint`` rounds ties to even), and
+    extends by a margin beyond every plan's :attr:`CQTPlan.support` on each side.
+
+    Returns
+    -------
+    [(samples, inner frames, frames), ...] : the segment ``y[samples]``, which frames of its
+        CQT to keep, and where they go in the whole signal's frames.
+    """
+    n_frames = 1 + n_samples // hop
+    align = 2 * max(p.max_decimation for p in plans)
+    step = align // math.gcd(hop, align)  # frames between aligned segment starts
+    margin = step * math.ceil(max(p.support for p in plans) / (hop * step))
+    block = step * max(1, block_frames // step)
+    if n_frames <= block + 2 * margin:
+        return [(slice(0, n_samples), slice(0, n_frames), slice(0, n_frames))]
+    blocks = []
+    for a in range(0, n_frames, block):
+        b = min(n_frames, a + block)
+        lo = max(0, a - margin)
+        blocks.append((slice(lo * hop, min(n_samples, (b + margin) * hop)), slice(a - lo, b - lo), slice(a, b)))
+    return blocks
 
 
 def log_compress(H: np.ndarray, *, db_range: float = D.DB_RANGE, ref: float | None = None) -> np.ndarray:
@@ -323,13 +370,11 @@ def cqt(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEATU
         fmin: float = D.FMIN, n_bins: int = D.N_BINS,
         bins_per_octave: int = D.BINS_PER_OCTAVE, engine: Engine | None = None) -> Features:
     """CQT magnitude (as ``np.abs(librosa.cqt(...))``), shape (n_bins, n_frames)."""
-    y = _check_signal(y)
-    hop = D.hop_length(sr, feature_rate)
-    freqs = cqt_frequencies(fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave)
-    plan = cqt_plan(freqs=tuple(freqs.tolist()), sr=sr, hop=hop, bins_per_octave=bins_per_octave)
+    C = hcqt_magnitude(y, sr=sr, feature_rate=feature_rate, harmonics=(1.0,), fmin=fmin, n_bins=n_bins,
+                       bins_per_octave=bins_per_octave, engine=engine)[0]
     params = dict(sr=sr, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave,
                   scaling="magnitude")
-    return Features((engine or cqt_magnitude)(y, plan), feature_rate, "cqt", params)
+    return Features(C, feature_rate, "cqt", params)
 
 
 def fold_to_chroma(C: np.ndarray, *, bins_per_octave: int = D.BINS_PER_OCTAVE,

@@ -60,6 +60,22 @@ def test_formats_and_resampling(tmp_path, ext):
     assert abs(np.argmax(spec) * 2 - 440) <= 2
 
 
+def test_decoded_block_by_block_equals_whole_file_resampling(tmp_path, monkeypatch):
+    import soxr
+
+    from chromatool import audio
+
+    rng = np.random.default_rng(0)
+    st = (0.1 * rng.standard_normal((3 * 44100 + 17, 2))).astype(np.float32)
+    p = tmp_path / "a.wav"
+    sf.write(p, st, 44100, subtype="FLOAT")
+    monkeypatch.setattr(audio, "READ_BLOCK_FRAMES", 10000)  # 14 blocks, the last partial
+    y = load_audio(p)
+    ref = soxr.resample(st.mean(axis=1), 44100, D.SAMPLE_RATE, quality="HQ")
+    assert y.shape == ref.shape
+    np.testing.assert_allclose(y, ref, atol=1e-6)
+
+
 def test_real_stereo_48k():
     p = need(REAL / "maestro_stub" / "MIDI-Unprocessed_Chamber3_MID--AUDIO_10_R3_2018_wav--1.wav")
     info = sf.info(p)
