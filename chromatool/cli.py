@@ -26,7 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 
 
@@ -76,8 +76,8 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``app.command`` whose body runs inside the error handler."""
+def command(*args: Any, on: typer.Typer | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``app.command`` (or ``on.command`` for a sub-app) whose body runs inside the error handler."""
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -85,7 +85,7 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callabl
             with _errors():
                 return fn(*a, **kw)
 
-        return app.command(*args, **kwargs)(wrapper)
+        return (on or app).command(*args, **kwargs)(wrapper)
 
     return deco
 
@@ -314,7 +314,7 @@ evaluate_app = typer.Typer(help="Evaluate results against ground truth.", no_arg
 app.add_typer(evaluate_app, name="evaluate")
 
 
-@evaluate_app.command("retrieval")
+@command("retrieval", on=evaluate_app)
 def evaluate_retrieval_cmd(
     results: Annotated[Path, typer.Argument(help="Output of `chromatool retrieve --format jsonl`.")],
     truth: Annotated[Path, typer.Argument(help="CSV with columns query,doc (matched by file stem).")],
@@ -350,9 +350,9 @@ def evaluate_retrieval_cmd(
              f"top-K above that counts only what is listed")
 
 
-@evaluate_app.command("pitch")
+@command("pitch", on=evaluate_app)
 def evaluate_pitch_cmd(
-    inputs: Annotated[list[Path], typer.Argument(help="AUDIO LABELS (a label CSV from `align`, MusicNet's CSV, or a performance MIDI), or a CSV manifest with audio,labels columns.", metavar="AUDIO LABELS | MANIFEST.csv")],
+    inputs: Annotated[list[Path], typer.Argument(help="Pairs AUDIO LABELS [AUDIO LABELS ...] (labels: a CSV from `align`, MusicNet's CSV, or a performance MIDI), or one CSV manifest with audio,labels columns.", metavar="AUDIO LABELS... | MANIFEST.csv")],
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Packaged model name or .pt file (default: the packaged multipitch model).")] = None,
     threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0, help="Activation from which a semitone counts as sounding.")] = 0.4,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | json.")] = "table",

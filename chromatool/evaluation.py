@@ -124,19 +124,20 @@ def pooled_f(rows: list[dict]) -> dict[str, float]:
 
 
 def pitch_evaluation_pairs(inputs: list[str]) -> list[tuple[Path, Path]]:
-    """(audio, reference notes) pairs from ``[AUDIO, LABELS]`` or ``[MANIFEST.csv]`` (columns
-    audio,labels; relative paths from the manifest's folder)."""
+    """(audio, reference notes) pairs from ``[AUDIO, LABELS, AUDIO, LABELS, ...]`` or
+    ``[MANIFEST.csv]`` (columns audio,labels; relative paths from the manifest's folder)."""
     from .errors import ParameterError
     from .io import read_csv_rows
 
-    if len(inputs) == 2:
-        pairs = [(Path(inputs[0]), Path(inputs[1]))]
+    if len(inputs) >= 2 and len(inputs) % 2 == 0:
+        pairs = [(Path(a), Path(b)) for a, b in zip(inputs[::2], inputs[1::2])]
     elif len(inputs) == 1:
         base = Path(inputs[0]).parent
         rows = read_csv_rows(inputs[0], ("audio", "labels"), what="evaluation manifest")
         pairs = [(base / r["audio"], base / r["labels"]) for r in rows]
     else:
-        raise ParameterError("give AUDIO LABELS or one manifest CSV with audio,labels columns")
+        raise ParameterError(f"got {len(inputs)} paths: give pairs AUDIO LABELS [AUDIO LABELS ...] "
+                             "or one manifest CSV with audio,labels columns")
     for a, b in pairs:
         for p in (a, b):
             if not p.is_file():

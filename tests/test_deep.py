@@ -458,3 +458,14 @@ def test_conv_gradients_by_forward_convolutions_match_autograd():
     assert torch.allclose(out, ref_out)
     for a, b in zip(mine, ref):
         assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_evaluate_pitch_takes_several_pairs_and_names_a_bad_count(mini, tmp_path):
+    from chromatool.evaluation import pitch_evaluation_pairs
+
+    rows = [r.split(",") for r in Path(mini[1]).read_text().splitlines()[1:3]]
+    base = Path(mini[1]).parent
+    paths = [str(base / p) for row in rows for p in row[:2]]
+    assert pitch_evaluation_pairs(paths) == [(base / a, base / b) for a, b, *_ in rows]
+    r = invoke("evaluate", "pitch", *paths[:3])
+    assert r.exit_code == 1 and "got 3 paths" in r.output and "Traceback" not in r.output
