@@ -439,7 +439,7 @@ def _rows(path: Path) -> int:
 @command("train")
 def train_cmd(
     data: Annotated[Path, typer.Option("--data", "-d", help="Training manifest (CSV): ctc rows audio,start,end,theme[,transpose][,group]; bce and ce rows audio,labels[,group].")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Model file (.pt) to write; the best epoch is kept there, the last in <name>.last.pt.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model file (.pt) to write; the best epoch is kept there, the last in OUTPUT.last.pt.")],
     loss: Annotated[str, typer.Option("--loss", help="ctc (weakly aligned theme pairs → deep chroma), bce (note labels → multi-pitch / pitch class) or ce (note labels → deep chroma along a CTC path of the top voice's onsets: pre-training for ctc on exact labels).")] = "ctc",
     arch: Annotated[Optional[str], typer.Option("--arch", help="ctc-chroma (for ctc and ce), multipitch or pitchclass (for bce; bce with ctc-chroma pre-trains its 216-bin salience on the note labels); default by --loss.")] = None,
     valid: Annotated[Optional[Path], typer.Option("--valid", help="Validation manifest; default: hold out --valid-fraction of the groups (works) of --data.")] = None,
@@ -457,11 +457,11 @@ def train_cmd(
     max_halvings: Annotated[int, typer.Option("--max-halvings", min=0, help="Early stop at the plateau after this many halvings.")] = 3,
     model_setting: Annotated[Optional[list[str]], typer.Option("--model-setting", help="Architecture setting KEY=VALUE (e.g. channels=32,16,16,16); repeatable.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of initialisation, batches and augmentation.")] = 0,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from <output>.last.pt.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUTPUT.last.pt.")] = False,
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from the weights of this model file (same architecture), e.g. a salience pre-training.")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch.")] = None,
     cache: Annotated[Optional[Path], typer.Option("--cache", help="HCQT cache folder (default: $CHROMATOOL_CACHE or the user cache dir).")] = None,
-    log: Annotated[Optional[Path], typer.Option("--log", help="JSON-lines training log (default <output>.log.jsonl).")] = None,
+    log: Annotated[Optional[Path], typer.Option("--log", help="JSON-lines training log (default OUTPUT.log.jsonl).")] = None,
     device: Device = "auto",
     jobs: Jobs = 1,
 ) -> None:

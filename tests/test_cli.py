@@ -29,6 +29,13 @@ def test_help_lists_working_commands():
     assert "features" in r.output
 
 
+def test_help_reflows_docstrings_and_shows_placeholders():
+    r = runner.invoke(app, ["align", "--help"], env={"COLUMNS": "200"})
+    assert "chroma and chroma-onset features of both sides" in r.output  # one line, not the docstring's breaks
+    r = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert "OUTPUT.last.pt" in r.output
+
+
 def test_version():
     r = invoke("--version")
     assert r.exit_code == 0 and r.output.startswith("chromatool ")
