@@ -19,6 +19,7 @@ from rich.console import Console
 
 from . import __version__
 from . import defaults as D
+from .training import TrainConfig
 
 app = typer.Typer(
     name="chromatool",
@@ -354,7 +355,7 @@ def evaluate_retrieval_cmd(
 def evaluate_pitch_cmd(
     inputs: Annotated[list[Path], typer.Argument(help="Pairs AUDIO LABELS [AUDIO LABELS ...] (labels: a CSV from `align`, MusicNet's CSV, or a performance MIDI), or one CSV manifest with audio,labels columns.", metavar="AUDIO LABELS... | MANIFEST.csv")],
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Packaged model name or .pt file (default: the packaged multipitch model).")] = None,
-    threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0, help="Activation from which a semitone counts as sounding.")] = 0.4,
+    threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0, help="Activation from which a semitone counts as sounding.")] = D.PITCH_THRESHOLD,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | json.")] = "table",
     device: Device = "auto",
 ) -> None:
@@ -436,27 +437,31 @@ def _rows(path: Path) -> int:
     return max(0, sum(1 for _ in open(path)) - 1)
 
 
+#: The library's training defaults, shown by --help (training.py imports no torch at load).
+_TRAIN = TrainConfig()
+
+
 @command("train")
 def train_cmd(
     data: Annotated[Path, typer.Option("--data", "-d", help="Training manifest (CSV): ctc rows audio,start,end,theme[,transpose][,group]; bce and ce rows audio,labels[,group].")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file (.pt) to write; the best epoch is kept there, the last in OUTPUT.last.pt.")],
-    loss: Annotated[str, typer.Option("--loss", help="ctc (weakly aligned theme pairs → deep chroma), bce (note labels → multi-pitch / pitch class) or ce (note labels → deep chroma along a CTC path of the top voice's onsets: pre-training for ctc on exact labels).")] = "ctc",
+    loss: Annotated[str, typer.Option("--loss", help="ctc (weakly aligned theme pairs → deep chroma), bce (note labels → multi-pitch / pitch class) or ce (note labels → deep chroma along a CTC path of the top voice's onsets: pre-training for ctc on exact labels).")] = _TRAIN.loss,
     arch: Annotated[Optional[str], typer.Option("--arch", help="ctc-chroma (for ctc and ce), multipitch or pitchclass (for bce; bce with ctc-chroma pre-trains its 216-bin salience on the note labels); default by --loss.")] = None,
     valid: Annotated[Optional[Path], typer.Option("--valid", help="Validation manifest; default: hold out --valid-fraction of the groups (works) of --data.")] = None,
-    valid_fraction: Annotated[float, typer.Option("--valid-fraction", min=0.01, max=0.9)] = 0.1,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="At most this many epochs.")] = 100,
+    valid_fraction: Annotated[float, typer.Option("--valid-fraction", min=0.01, max=0.9)] = _TRAIN.valid_fraction,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="At most this many epochs.")] = _TRAIN.epochs,
     steps_per_epoch: Annotated[Optional[int], typer.Option("--steps-per-epoch", min=1, help="Batches per epoch (default: one pass over the data).")] = None,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", min=1, help="Stop after this many batches in all.")] = None,
     max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", min=0.0, help="Stop after the epoch that passes this wall-clock time.")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 8,
-    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate.")] = 1e-3,
-    max_transpose: Annotated[int, typer.Option("--max-transpose", min=0, max=6, help="Random transposition augmentation (semitones, ±).")] = 3,
-    voices: Annotated[str, typer.Option("--voices", help="bce with --arch ctc-chroma: salience targets of the top voice (the themes' melody) or of all notes.")] = "top",
-    crop: Annotated[float, typer.Option("--crop", min=1.0, help="bce and ce: seconds per training crop.")] = 10.0,
-    patience: Annotated[int, typer.Option("--patience", min=1, help="Epochs without validation improvement before the learning rate is halved.")] = 3,
-    max_halvings: Annotated[int, typer.Option("--max-halvings", min=0, help="Early stop at the plateau after this many halvings.")] = 3,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = _TRAIN.batch_size,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate.")] = _TRAIN.lr,
+    max_transpose: Annotated[int, typer.Option("--max-transpose", min=0, max=6, help="Random transposition augmentation (semitones, ±).")] = _TRAIN.max_transpose,
+    voices: Annotated[str, typer.Option("--voices", help="bce with --arch ctc-chroma: salience targets of the top voice (the themes' melody) or of all notes.")] = _TRAIN.voices,
+    crop: Annotated[float, typer.Option("--crop", min=1.0, help="bce and ce: seconds per training crop.")] = _TRAIN.crop_seconds,
+    patience: Annotated[int, typer.Option("--patience", min=1, help="Epochs without validation improvement before the learning rate is halved.")] = _TRAIN.patience,
+    max_halvings: Annotated[int, typer.Option("--max-halvings", min=0, help="Early stop at the plateau after this many halvings.")] = _TRAIN.max_halvings,
     model_setting: Annotated[Optional[list[str]], typer.Option("--model-setting", help="Architecture setting KEY=VALUE (e.g. channels=32,16,16,16); repeatable.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of initialisation, batches and augmentation.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of initialisation, batches and augmentation.")] = _TRAIN.seed,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUTPUT.last.pt.")] = False,
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from the weights of this model file (same architecture), e.g. a salience pre-training.")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch.")] = None,
@@ -472,7 +477,7 @@ def train_cmd(
     computed once and cached. For several GPUs or CPU processes run it under torchrun, e.g.
     `torchrun --nproc_per_node 2 -m chromatool train ...`.
     """
-    from .training import LOSSES, VOICES, TrainConfig, read_manifest, split_by_group, train
+    from .training import LOSSES, VOICES, read_manifest, split_by_group, train
 
     _choice(loss, LOSSES, "--loss")
     _choice(voices, VOICES, "--voices")

@@ -43,6 +43,10 @@ RETRIEVE_TOP_K: int = 10
 #: best hand-made feature on the synthetic retrieval set (benchmarks/retrieval_set.py)
 RETRIEVE_FEATURES: str = "stft-chroma"
 
+#: Activation from which a semitone counts as sounding (multi-pitch output); the best F of the
+#: packaged multipitch model on a held-out tuning set (see its model card).
+PITCH_THRESHOLD: float = 0.4
+
 #: Output formats for arrays.
 ARRAY_FORMATS: tuple[str, ...] = ("npy", "npz")
 

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .defaults import PITCH_THRESHOLD
 from .errors import ChromatoolError
 
 #: The top-K cut-offs of Table 4.
@@ -73,10 +74,6 @@ def retrieval_scores(results: dict[str, dict[str, int]], truth: dict[str, str]) 
     mean = {("mrr" if k == "rr" else k): sum(r[k] for r in per) / len(per) for k in keys}
     mean["queries"] = len(per)
     return RetrievalScores(per, mean, listed)
-
-
-#: Activation above which a semitone counts as sounding (multi-pitch output).
-PITCH_THRESHOLD = 0.4
 
 
 def read_notes(path: str | Path):

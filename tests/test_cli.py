@@ -11,7 +11,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from chromatool import defaults as D
-from chromatool.cli import app, features_cmd
+from chromatool.cli import app, evaluate_pitch_cmd, features_cmd, train_cmd
 from chromatool.io import load_array
 
 from conftest import REAL, SR, need, tone
@@ -45,6 +45,13 @@ def test_cli_defaults_are_the_librarys():
     params = inspect.signature(features_cmd).parameters
     assert params["feature_rate"].default == D.FEATURE_RATE
     assert params["kind"].default == D.DEFAULT_FEATURE_KIND
+    assert inspect.signature(evaluate_pitch_cmd).parameters["threshold"].default == D.PITCH_THRESHOLD
+    from chromatool.training import TrainConfig
+
+    train = inspect.signature(train_cmd).parameters
+    for option, field in [("epochs", "epochs"), ("lr", "lr"), ("batch_size", "batch_size"), ("crop", "crop_seconds"),
+                          ("patience", "patience"), ("max_transpose", "max_transpose"), ("seed", "seed")]:
+        assert train[option].default == getattr(TrainConfig(), field), option
 
 
 @pytest.fixture
