@@ -19,6 +19,7 @@ from rich.console import Console
 
 from . import __version__
 from . import defaults as D
+from .dataset import RenderSettings
 from .training import TrainConfig
 
 app = typer.Typer(
@@ -404,7 +405,7 @@ def dataset_cmd(
     scores: Annotated[Optional[list[Path]], typer.Argument(help="Score files (any format chromatool reads); or use --composers.")] = None,
     composers: Annotated[Optional[str], typer.Option("--composers", help="Comma-separated music21 corpus composers to render (e.g. bach,palestrina); the reserved test composers are refused.")] = None,
     pieces: Annotated[int, typer.Option("--pieces", "-n", min=1, help="At most this many corpus pieces (round-robin over composers).")] = 100,
-    excerpts: Annotated[int, typer.Option("--excerpts", min=0, help="Theme-like top-voice excerpts per piece (ctc.csv rows).")] = 4,
+    excerpts: Annotated[int, typer.Option("--excerpts", min=0, help="Theme-like top-voice excerpts per piece (ctc.csv rows).")] = RenderSettings.excerpts,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of piece choice and performance settings.")] = 0,
     soundfont: Annotated[Optional[list[Path]], typer.Option("--soundfont", help="General MIDI soundfont(s) to draw from (default: all installed).")] = None,
     jobs: Jobs = 1,
@@ -416,7 +417,7 @@ def dataset_cmd(
     the top voice (6–14 s) with their start and end in the render; bce.csv lists each render
     with its note labels. Both feed `chromatool train`.
     """
-    from .dataset import RenderSettings, build_dataset, corpus_scores, pick_pieces
+    from .dataset import build_dataset, corpus_scores, pick_pieces
 
     if bool(scores) == bool(composers):
         raise typer.BadParameter("give score files or --composers (not both)", param_hint="SCORES")
