@@ -11,10 +11,12 @@
 #    b. the salience on the top voice only (the themes' melody) ....................... 16 min
 #    c. its 13 CTC classes frame-wise along the top voice's onset path (ce) ........... 45 min
 #    d. CTC on the weakly aligned theme excerpts (ctc), lr 3e-4 ...................... 8 min
-# 3. multipitch on the note labels (bce), two stages:
+# 3. multipitch on the note labels (bce), three stages:
 #    a. from scratch (seed 0) ......................................................... 16 min
 #    b. from a, seed 1 (lr halved on plateaus down to 1.25e-4; best of 34 epochs) ...... 66 min
-# 4. the validation set (Monteverdi, never trained on) and the figures of the model card
+#    c. from b, seed 1, lr 5e-4, patience 2, two halvings (best of 11 epochs) ........... 17 min
+# 4. the validation set (Monteverdi, never trained on), the threshold's tuning set (Beethoven) and
+#    the figures of the model card
 set -euo pipefail
 WORK=${1:-${TMPDIR:-/tmp}/chromatool-train}
 CT=${CHROMATOOL:-chromatool}
@@ -34,10 +36,16 @@ COMMON="--seed 0 --threads 2 --cache $WORK/cache --steps-per-epoch 100 --patienc
 "$CT" train --loss ctc --init "$WORK/ce.pt" --data "$WORK/data/ctc.csv" -o "$WORK/ctc-chroma.pt" $SMALL \
     --seed 0 --threads 1 --cache "$WORK/cache" --lr 3e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 8
 "$CT" train --loss bce --data "$WORK/data/bce.csv" -o "$WORK/multipitch-a.pt" --max-minutes 15 $COMMON
-"$CT" train --loss bce --init "$WORK/multipitch-a.pt" --data "$WORK/data/bce.csv" -o "$WORK/multipitch.pt" \
+"$CT" train --loss bce --init "$WORK/multipitch-a.pt" --data "$WORK/data/bce.csv" -o "$WORK/multipitch-b.pt" \
     --max-minutes 75 ${COMMON/--seed 0/--seed 1}
+"$CT" train --loss bce --init "$WORK/multipitch-b.pt" --data "$WORK/data/bce.csv" -o "$WORK/multipitch.pt" \
+    --max-minutes 40 --lr 5e-4 --seed 1 --threads 2 --cache "$WORK/cache" --steps-per-epoch 100 --patience 2 --max-halvings 2
 
 "$CT" dataset "$WORK/valid" --composers monteverdi --pieces 24 --seed 2 --jobs 2
+"$CT" dataset "$WORK/tune" --composers beethoven --pieces 8 --seed 5 --excerpts 0 --jobs 2
+for th in 0.3 0.35 0.4 0.45; do
+    "$CT" evaluate pitch "$WORK/tune/bce.csv" --model "$WORK/multipitch.pt" --threshold $th | grep "all frames"
+done
 "$PY" benchmarks/deep_retrieval.py "$WORK/valid" --max-docs 12 --model "$WORK/ctc-chroma.pt"
 "$CT" evaluate pitch "$WORK/valid/bce.csv" --model "$WORK/multipitch.pt"
 REAL=../shared/data/real
