@@ -193,7 +193,8 @@ def align(score: str | Path, audio: str | Path, *, feature_rate: float = D.ALIGN
 
 
 def _beat_in_measure(notes: NoteList) -> np.ndarray:
-    """Onset position within its measure as a fraction of the measure (MusicNet's ``beat``)."""
+    """Onset position within its measure as a fraction of the measure (MusicNet's ``beat``); NaN
+    where the notes carry no beat positions."""
     beat = np.zeros(len(notes))
     if not len(notes) or np.all(notes.measure < 0):
         return beat
@@ -206,7 +207,8 @@ def _beat_in_measure(notes: NoteList) -> np.ndarray:
         if length is None:
             prev = [starts[measures[k + 1]] - starts[measures[k]] for k in range(i)]
             length = float(np.median(prev)) if prev else max(1.0, float(notes.offset_beat[sel].max() - starts[m]))
-        beat[sel] = (notes.onset_beat[sel] - starts[m]) / length
+        # no beat positions (labels read from MusicNet samples): the position is unknown
+        beat[sel] = (notes.onset_beat[sel] - starts[m]) / length if length > 0 else np.nan
     return beat
 
 
