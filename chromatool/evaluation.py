@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .defaults import PITCH_THRESHOLD
-from .errors import ChromatoolError
+from .errors import ChromatoolError, ParameterError
 
 #: The top-K cut-offs of Table 4.
 TOP_KS: tuple[int, ...] = (1, 5, 10, 20, 50)
@@ -123,7 +123,6 @@ def pooled_f(rows: list[dict]) -> dict[str, float]:
 def pitch_evaluation_pairs(inputs: list[str]) -> list[tuple[Path, Path]]:
     """(audio, reference notes) pairs from ``[AUDIO, LABELS, AUDIO, LABELS, ...]`` or
     ``[MANIFEST.csv]`` (columns audio,labels; relative paths from the manifest's folder)."""
-    from .errors import ParameterError
     from .io import read_csv_rows
 
     if len(inputs) >= 2 and len(inputs) % 2 == 0:
