@@ -43,14 +43,15 @@ if mode == "chromatool":
     how = a.synthesis
 else:
     import librosa
-    from chromatool.alignment import audio_features, score_features
+    from chromatool.alignment import alignment_features, recording_cqt, score_cqt
     from chromatool.dtw import cost_matrix_cosine
-    Xc, Xo, how = score_features(notes, fr)
-    Yc, Yo = audio_features(y, fr)
-    C = cost_matrix_cosine(Xc, Yc) + cost_matrix_cosine(Xo, Yo)
+    Cx, how = score_cqt(notes, fr)
+    X, Y = alignment_features(Cx, fr), alignment_features(recording_cqt(y, fr), fr)
+    C = cost_matrix_cosine(X["chroma"], Y["chroma"]) + cost_matrix_cosine(X["onsets"], Y["onsets"])
     _, wp = librosa.sequence.dtw(C=C)
     wp = wp[::-1].T
-    on = np.interp(notes.onset * fr, wp[0], wp[1]) / fr
+    from chromatool.alignment import PAD_SECONDS
+    on = np.interp(notes.onset * fr + PAD_SECONDS * fr, wp[0], wp[1]) / fr
 dt = time.perf_counter() - t
 keep = notes.onset < notes.duration * 0.999
 err = np.abs(on - curve(notes.onset))[curve(notes.onset) < len(y) / D.SAMPLE_RATE]

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import defaults as D
-from .alignment import align, labels_csv, path_csv
+from .alignment import align, path_csv
+from .labels import labels_csv
 from .audio import AUDIO_EXTENSIONS
 from .batch import Callback, map_items
 from .errors import ChromatoolError
@@ -26,13 +27,15 @@ class AlignTask:
     overwrite: bool
     path_file: Path | None = None
     plot: Path | None = None
+    tuning: str | float = D.TUNING
+    force: bool = False
 
     def __call__(self) -> list[str]:
         for p in (self.output, self.path_file, self.plot):
             if p is not None:
                 check_writable(p, overwrite=self.overwrite)
-        a = align(self.score, self.audio, feature_rate=self.feature_rate,
-                  synthesis=self.synthesis, soundfont=self.soundfont)
+        a = align(self.score, self.audio, feature_rate=self.feature_rate, synthesis=self.synthesis,
+                  soundfont=self.soundfont, tuning=self.tuning, force=self.force)
         write_text(self.output, labels_csv(a.notes, fmt=self.fmt), overwrite=self.overwrite)
         if self.path_file is not None:
             write_text(self.path_file, path_csv(a), overwrite=self.overwrite)
@@ -54,11 +57,12 @@ class AlignReport:
 
 
 def plan_align_tasks(inputs: list[str], output: str | Path, *, fmt: str, feature_rate: float,
-                     synthesis: str, soundfont: str | None, overwrite: bool) -> list[AlignTask]:
+                     synthesis: str, soundfont: str | None, overwrite: bool,
+                     tuning: str | float = D.TUNING, force: bool = False) -> list[AlignTask]:
     """Tasks from ``SCORE AUDIO``, ``SCORES/ AUDIO/`` (matching stems) or ``PAIRS.csv``."""
     out = Path(output)
     kw = dict(fmt=fmt, feature_rate=feature_rate, synthesis=synthesis, soundfont=soundfont,
-              overwrite=overwrite)
+              overwrite=overwrite, tuning=tuning, force=force)
     D.hop_length(D.SAMPLE_RATE, feature_rate)
     if len(inputs) == 1 and inputs[0].lower().endswith(".csv"):
         return _tasks_from_csv(Path(inputs[0]), out, kw)

@@ -56,12 +56,37 @@ FeatureRate = Annotated[float, typer.Option("--feature-rate", help="Frames per s
 Device = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel worker processes (CPU).")]
+Tuning = Annotated[str, typer.Option("--tuning", help="Recording tuning: auto (estimate each file's deviation from A440 and centre the filters on it), or cents to force, e.g. 0 or -15.")]
+
+
+def _tuning(value: str) -> str | float:
+    """--tuning as the library takes it: "auto" or a number of cents (checked)."""
+    from .errors import ParameterError
+    from .tuning import resolve_tuning
+
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return resolve_tuning(value)
+    except ParameterError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tuning") from None
 
 
 def _choice(value: str, choices: tuple[str, ...], option: str) -> str:
     if value not in choices:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}", param_hint=option)
     return value
+
+
+#: Library parameter settings as they appear in error messages → the CLI flag that sets them.
+_FLAGS = {"force=True": "--force"}
+
+
+def _flagged(msg: str) -> str:
+    """A library message with its parameter settings named as the CLI's flags."""
+    for param, flag in _FLAGS.items():
+        msg = msg.replace(param, flag)
+    return msg
 
 
 @contextmanager
@@ -74,7 +99,7 @@ def _errors() -> Iterator[None]:
     except ChromatoolError as exc:
         if STATE.debug:
             raise
-        _stderr().print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        _stderr().print(f"[red]error:[/red] {_flagged(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -154,6 +179,7 @@ def features_cmd(
     fmt: Annotated[str, typer.Option("--format", help="npy (+ .json sidecar) or npz.")] = "npy",
     overwrite: Overwrite = False,
     jobs: Jobs = 1,
+    tuning: Tuning = D.TUNING,
 ) -> None:
     """Compute HCQT, CQT or chroma features of recordings.
 
@@ -166,7 +192,8 @@ def features_cmd(
     _choice(fmt, D.ARRAY_FORMATS, "--format")
     dev = _resolve_device(device)
     tasks = plan_feature_tasks([str(p) for p in inputs], output, kind=kind,
-                               feature_rate=feature_rate, device=dev, fmt=fmt, overwrite=overwrite)
+                               feature_rate=feature_rate, device=dev, fmt=fmt, overwrite=overwrite,
+                               tuning=_tuning(tuning))
     with progress_bar(len(tasks), f"{kind} features") as cb:
         report = run_feature_tasks(tasks, jobs=jobs, on_done=cb)
     _report_batch(len(tasks), report.failures, f"{kind} features")
@@ -176,7 +203,7 @@ def _report_batch(total: int, failures: list[tuple[Path, str]], what: str) -> No
     err = _stderr()
     label = "failed:" if total > 1 else "error:"
     for _, msg in failures:
-        err.print(f"[red]{label}[/red] {msg}", highlight=False, soft_wrap=True)
+        err.print(f"[red]{label}[/red] {_flagged(msg)}", highlight=False, soft_wrap=True)
     if total > 1:
         _say(f"{what}: {total - len(failures)} of {total} written"
              + (f", {len(failures)} failed" if failures else ""))
@@ -204,6 +231,7 @@ def retrieve_cmd(
     feature_rate: FeatureRate = D.FEATURE_RATE,
     device: Device = "auto",
     jobs: Jobs = 1,
+    tuning: Tuning = D.TUNING,
 ) -> None:
     """Rank recordings for symbolic theme queries (subsequence DTW on chroma).
 
@@ -225,7 +253,8 @@ def retrieve_cmd(
     with progress_bar(len(doc_files), "document features") as cb:
         res = retrieve(paths[:-1], doc_files, features=features, top=top, transpose=transpose,
                        feature_rate=feature_rate, cache_root=str(cache) if cache else None,
-                       device=dev, jobs=jobs, strict=strict, model=model, on_done=cb)
+                       device=dev, jobs=jobs, strict=strict, model=model, on_done=cb,
+                       tuning=_tuning(tuning))
     for doc, msg in res.skipped:
         _stderr().print(f"[yellow]skipped:[/yellow] {msg}", highlight=False, soft_wrap=True)
     _say(f"{res.n_docs - len(res.skipped)} documents ({res.cache_hits} from cache), "
@@ -278,25 +307,29 @@ def align_cmd(
     feature_rate: FeatureRate = D.ALIGN_FEATURE_RATE,
     overwrite: Overwrite = False,
     jobs: Jobs = 1,
+    tuning: Tuning = D.TUNING,
+    force: Annotated[bool, typer.Option("--force", help="Align even when the score and recording durations are too far apart to be one performance.")] = False,
 ) -> None:
     """Align scores to recordings by DTW and write MusicNet-style note labels.
 
     The score is rendered with FluidSynth and a General MIDI soundfont; chroma and chroma-onset
-    features of both sides are aligned by multiresolution DTW and every score note is carried
-    to recording time. High alignment cost (a different piece, mismatched repeats) is reported
-    as a warning with the stretch of the recording concerned.
+    features of both sides (the recording's centred on its tuning) are aligned by
+    multiresolution DTW, each onset is refined to the nearest strong onset of its pitches, and
+    every score note is carried to recording time. High alignment cost (a different piece,
+    mismatched repeats) is reported as a warning with the stretch of the recording concerned.
     """
     from .align_batch import AlignTask, plan_align_tasks, run_align_tasks
+    from .alignment import SYNTHESES
     from .render import can_render
 
     _choice(fmt, ("chromatool", "musicnet"), "--format")
-    _choice(synthesis, ("auto", "fluidsynth", "notes"), "--synthesis")
+    _choice(synthesis, SYNTHESES, "--synthesis")
     if synthesis == "auto" and not can_render():
         _stderr().print("[yellow]warning:[/yellow] FluidSynth or a soundfont is missing: aligning "
                         "against features made from the score's notes", highlight=False)
     tasks = plan_align_tasks([str(p) for p in inputs], output, fmt=fmt, feature_rate=feature_rate,
                              synthesis=synthesis, soundfont=str(soundfont) if soundfont else None,
-                             overwrite=overwrite)
+                             overwrite=overwrite, tuning=_tuning(tuning), force=force)
     if len(tasks) == 1:
         tasks = [AlignTask(**{**tasks[0].__dict__, "path_file": path_file, "plot": plot})]
     elif path_file or plot:
@@ -580,6 +613,7 @@ def extract_cmd(
     fmt: Annotated[str, typer.Option("--format", help="npy (+ .json sidecar) or npz.")] = "npy",
     device: Device = "auto",
     overwrite: Overwrite = False,
+    tuning: Tuning = D.TUNING,
 ) -> None:
     """Deep chroma or pitch salience of recordings with a trained model.
 
@@ -596,7 +630,8 @@ def extract_cmd(
     pairs = plan_outputs([str(p) for p in inputs], out, fmt=fmt, overwrite=overwrite)
     lm = load_model(model, output=what, device=dev)
     with progress_bar(len(pairs), f"deep {what}") as cb:
-        _, failures = extract_files(pairs, lm, output=what, device=dev, fmt=fmt, overwrite=overwrite, on_done=cb)
+        _, failures = extract_files(pairs, lm, output=what, device=dev, fmt=fmt, overwrite=overwrite,
+                                    on_done=cb, tuning=_tuning(tuning))
     _report_batch(len(pairs), failures, f"deep {what}")
 
 

@@ -147,7 +147,7 @@ def render_piece(task: RenderTask) -> dict[str, list[dict]]:
     """Render one score with random performance settings; write audio, labels and themes."""
     import soundfile as sf
 
-    from .alignment import labels_csv
+    from .labels import labels_csv
     from .render import TempoCurve, add_noise, add_reverb, find_soundfonts, render
     from .score import read_score
 

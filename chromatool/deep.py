@@ -197,12 +197,13 @@ def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = "cpu",
 
 
 def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = "chroma", device: str = "cpu",
-                  engine=None) -> Features:
+                  engine=None, tuning: float = 0.0) -> Features:
     """Deep features of a signal at the model's feature rate.
 
     output : "chroma" (12, N), ε dropped and columns ℓ2-normalised (ctc-chroma; pitchclass gives
         its activations, multipitch folds its semitones); "pitch" (72, N) semitone salience C1–B6
         (multipitch models); "probs" (13, N) the ctc-chroma posteriors with ε last.
+    tuning : cents from A440 the HCQT filters are centred on (the recording's tuning)
     """
     from .features import normalize
 
@@ -211,7 +212,8 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = "chroma", dev
         raise ModelError(f"--output pitch needs a multipitch model; {Path(lm.source).name} is {arch}")
     if output == "probs" and arch != "ctc-chroma":
         raise ModelError(f"--output probs needs a ctc-chroma model; {Path(lm.source).name} is {arch}")
-    H = input_hcqt(y, lm.features, engine=engine, log=False)
+    feats = {**lm.features, "fmin": float(lm.features["fmin"]) * 2.0 ** (tuning / 1200.0)}
+    H = input_hcqt(y, feats, engine=engine, log=False)
     ref = float(H.max()) if H.size else 0.0
     act = network_output(lm, H, device=device, magnitude_ref=ref).T  # (n_outputs, N)
     if output == "chroma":
@@ -222,13 +224,13 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = "chroma", dev
         else:
             act = normalize(act)
     params = {"model": Path(lm.source).name, "arch": arch, "output": output,
-              **{k: v for k, v in lm.features.items() if k not in ("kind",)}}
+              **{k: v for k, v in lm.features.items() if k not in ("kind",)}, "tuning": float(tuning)}
     return Features(act.astype(np.float32), float(lm.features["feature_rate"]), f"deep-{output}", params)
 
 
 def extract_files(pairs: list[tuple[Path, Path]], lm: LoadedModel, *, output: str = "chroma",
                   device: str = "cpu", fmt: str = "npy", overwrite: bool = False,
-                  on_done=None) -> tuple[list[Path], list[tuple[Path, str]]]:
+                  on_done=None, tuning: str | float = D.TUNING) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Extract deep features of each (audio, destination) pair with one loaded model (in this
     process); returns the written files and the (audio, message) failures."""
     from .audio import load_audio
@@ -240,9 +242,12 @@ def extract_files(pairs: list[tuple[Path, Path]], lm: LoadedModel, *, output: st
     engine = engine_for(device)
 
     def one(pair: tuple[Path, Path]) -> list[Path]:
+        from .tuning import resolve_tuning
+
         src, dest = pair
-        f = deep_features(load_audio(src, sr=int(lm.features["sr"])), lm, output=output,
-                          device=device, engine=engine)
+        y = load_audio(src, sr=int(lm.features["sr"]))
+        f = deep_features(y, lm, output=output, device=device, engine=engine,
+                          tuning=resolve_tuning(tuning, y, sr=int(lm.features["sr"])))
         return save_array(dest, f.data, {**f.metadata(), "source": str(src)}, overwrite=overwrite, fmt=fmt)
 
     results = map_items(one, pairs, jobs=1, on_done=on_done)

@@ -47,6 +47,10 @@ RETRIEVE_FEATURES: str = "stft-chroma"
 #: packaged multipitch model on a held-out tuning set (see its model card).
 PITCH_THRESHOLD: float = 0.4
 
+#: Tuning of recordings: "auto" estimates each recording's deviation from A440 and centres the
+#: CQT filters on it; a number forces that many cents.
+TUNING: str = "auto"
+
 #: Output formats for arrays.
 ARRAY_FORMATS: tuple[str, ...] = ("npy", "npz")
 

@@ -79,7 +79,7 @@ def retrieval_scores(results: dict[str, dict[str, int]], truth: dict[str, str]) 
 def read_notes(path: str | Path):
     """Reference notes in recording time: a label CSV (chromatool or MusicNet) or a performance
     MIDI file."""
-    from .alignment import read_labels
+    from .labels import read_labels
     from .score import read_score
 
     return read_labels(path) if Path(path).suffix.lower() == ".csv" else read_score(path)

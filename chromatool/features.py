@@ -28,7 +28,7 @@ from .errors import ParameterError
 Engine = Callable[[np.ndarray, "CQTPlan"], np.ndarray]
 
 #: Bumped whenever a change alters feature values, so cached features are recomputed.
-FEATURES_VERSION: int = 1
+FEATURES_VERSION: int = 2  # 2: tuning
 
 #: Frames per analysis block of a long signal (11 min at 25 Hz): bounds the CQT's working
 #: memory; each block is extended by the filters' support, so results do not depend on it.
@@ -352,29 +352,37 @@ def log_compress(H: np.ndarray, *, db_range: float = D.DB_RANGE, ref: float | No
 def hcqt(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEATURE_RATE,
          harmonics: tuple[float, ...] = D.HCQT_HARMONICS, fmin: float = D.FMIN,
          n_bins: int = D.N_BINS, bins_per_octave: int = D.BINS_PER_OCTAVE,
-         engine: Engine | None = None) -> Features:
-    """Log-scaled harmonic CQT as in Zalkow & Müller (2020) §3.
+         engine: Engine | None = None, tuning: float = 0.0) -> Features:
+    """Log-scaled harmonic CQT as in Zalkow & Müller (2020) §3 (``tuning``: cents from A440
+    the filters are centred on).
 
     Returns
     -------
     Features with ``data`` [shape=(n_harmonics, n_bins, n_frames)] in [0, 1]
     """
-    H = hcqt_magnitude(y, sr=sr, feature_rate=feature_rate, harmonics=harmonics, fmin=fmin,
-                       n_bins=n_bins, bins_per_octave=bins_per_octave, engine=engine)
+    H = hcqt_magnitude(y, sr=sr, feature_rate=feature_rate, harmonics=harmonics,
+                       fmin=_tuned(fmin, tuning), n_bins=n_bins, bins_per_octave=bins_per_octave,
+                       engine=engine)
     params = dict(sr=sr, harmonics=list(harmonics), fmin=fmin, n_bins=n_bins,
-                  bins_per_octave=bins_per_octave, scaling=f"dB/{D.DB_RANGE:g}+1")
+                  bins_per_octave=bins_per_octave, scaling=f"dB/{D.DB_RANGE:g}+1", tuning=tuning)
     return Features(log_compress(H), feature_rate, "hcqt", params)
 
 
 def cqt(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEATURE_RATE,
         fmin: float = D.FMIN, n_bins: int = D.N_BINS,
-        bins_per_octave: int = D.BINS_PER_OCTAVE, engine: Engine | None = None) -> Features:
-    """CQT magnitude (as ``np.abs(librosa.cqt(...))``), shape (n_bins, n_frames)."""
-    C = hcqt_magnitude(y, sr=sr, feature_rate=feature_rate, harmonics=(1.0,), fmin=fmin, n_bins=n_bins,
-                       bins_per_octave=bins_per_octave, engine=engine)[0]
+        bins_per_octave: int = D.BINS_PER_OCTAVE, engine: Engine | None = None,
+        tuning: float = 0.0) -> Features:
+    """CQT magnitude (as ``np.abs(librosa.cqt(...))``), shape (n_bins, n_frames), the filters
+    centred ``tuning`` cents from A440 (bin 0 stays "C1" of the recording's own tuning)."""
+    C = hcqt_magnitude(y, sr=sr, feature_rate=feature_rate, harmonics=(1.0,), fmin=_tuned(fmin, tuning),
+                       n_bins=n_bins, bins_per_octave=bins_per_octave, engine=engine)[0]
     params = dict(sr=sr, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave,
-                  scaling="magnitude")
+                  scaling="magnitude", tuning=tuning)
     return Features(C, feature_rate, "cqt", params)
+
+
+def _tuned(fmin: float, cents: float) -> float:
+    return float(fmin * 2.0 ** (cents / 1200.0))
 
 
 def fold_to_chroma(C: np.ndarray, *, bins_per_octave: int = D.BINS_PER_OCTAVE,
@@ -430,7 +438,7 @@ def octave_weights(freqs: np.ndarray, *, center_hz: float = CHROMA_CENTER_HZ,
 
 def chroma(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEATURE_RATE,
            center_hz: float = CHROMA_CENTER_HZ, octave_width: float = CHROMA_OCTAVE_WIDTH,
-           engine: Engine | None = None) -> Features:
+           engine: Engine | None = None, tuning: float = 0.0) -> Features:
     """CQT chroma: the C1–B6 CQT magnitude, weighted towards the melody range (Gaussian over
     octaves around ``center_hz``), folded to 12 pitch classes (bins within ±½ semitone), each
     column ℓ2-normalised.
@@ -439,10 +447,10 @@ def chroma(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FE
     -------
     Features with ``data`` [shape=(12, n_frames)]
     """
-    f = cqt(y, sr=sr, feature_rate=feature_rate, engine=engine)
+    f = cqt(y, sr=sr, feature_rate=feature_rate, engine=engine, tuning=tuning)
     w = octave_weights(cqt_frequencies(), center_hz=center_hz, octave_width=octave_width)
     params = dict(sr=sr, source="cqt", fmin=D.FMIN, n_bins=D.N_BINS, center_hz=center_hz,
-                  octave_width=octave_width, norm=2)
+                  octave_width=octave_width, norm=2, tuning=tuning)
     return Features(normalize(fold_to_chroma(f.data * w[:, None])), feature_rate, "chroma", params)
 
 
@@ -462,24 +470,24 @@ def cens_from_chroma(X: np.ndarray, *, window: int = D.CENS_WINDOW) -> np.ndarra
 
 
 def cens(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEATURE_RATE,
-         window: int = D.CENS_WINDOW, engine: Engine | None = None) -> Features:
+         window: int = D.CENS_WINDOW, engine: Engine | None = None, tuning: float = 0.0) -> Features:
     """CENS features from the plain (uncompressed) CQT chroma, at the feature rate."""
-    C = cqt(y, sr=sr, feature_rate=feature_rate, engine=engine).data
-    params = dict(sr=sr, source="cqt", window=window)
+    C = cqt(y, sr=sr, feature_rate=feature_rate, engine=engine, tuning=tuning).data
+    params = dict(sr=sr, source="cqt", window=window, tuning=tuning)
     return Features(cens_from_chroma(fold_to_chroma(C), window=window), feature_rate, "cens",
                     params)
 
 
 def stft_chroma(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEATURE_RATE,
-                n_fft: int = 4096, engine: Engine | None = None) -> Features:
+                n_fft: int = 4096, engine: Engine | None = None, tuning: float = 0.0) -> Features:
     """STFT chroma (librosa.feature.chroma_stft at the feature rate), columns ℓ2-normalised.
     Computed on the CPU whatever the engine."""
     import librosa
 
     y = _check_signal(y)
     hop = D.hop_length(sr, feature_rate)
-    C = librosa.feature.chroma_stft(y=y, sr=sr, hop_length=hop, n_fft=n_fft, tuning=0.0)
-    params = dict(sr=sr, n_fft=n_fft, source="stft", norm=2)
+    C = librosa.feature.chroma_stft(y=y, sr=sr, hop_length=hop, n_fft=n_fft, tuning=tuning / 100.0)
+    params = dict(sr=sr, n_fft=n_fft, source="stft", norm=2, tuning=tuning)
     return Features(normalize(C), feature_rate, "stft-chroma", params)
 
 
@@ -493,15 +501,17 @@ _KINDS: dict[str, Callable[..., Features]] = {
 
 
 def compute(kind: str, y: np.ndarray, *, sr: int = D.SAMPLE_RATE,
-            feature_rate: float = D.FEATURE_RATE, engine: Engine | None = None) -> Features:
-    """Compute the feature ``kind`` (one of ``defaults.FEATURE_KINDS``) of a signal."""
+            feature_rate: float = D.FEATURE_RATE, engine: Engine | None = None,
+            tuning: float = 0.0) -> Features:
+    """Compute the feature ``kind`` (one of ``defaults.FEATURE_KINDS``) of a signal, centred on
+    a tuning ``tuning`` cents from A440."""
     try:
         fn = _KINDS[kind]
     except KeyError:
         raise ParameterError(
             f"unknown feature kind {kind!r}; choose one of {', '.join(D.FEATURE_KINDS)}"
         ) from None
-    return fn(y, sr=sr, feature_rate=feature_rate, engine=engine)
+    return fn(y, sr=sr, feature_rate=feature_rate, engine=engine, tuning=float(tuning))
 
 
 def chroma_onsets(C: np.ndarray, *, feature_rate: float = D.FEATURE_RATE,

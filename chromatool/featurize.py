@@ -23,10 +23,15 @@ def engine_for(device: str) -> Engine | None:
 
 
 def audio_features(path: str | Path, *, kind: str = D.DEFAULT_FEATURE_KIND,
-                   feature_rate: float = D.FEATURE_RATE, device: str = "cpu") -> Features:
-    """Features of one audio file (``device`` already resolved)."""
+                   feature_rate: float = D.FEATURE_RATE, device: str = "cpu",
+                   tuning: str | float = D.TUNING) -> Features:
+    """Features of one audio file (``device`` already resolved; ``tuning``: cents from A440 or
+    "auto" to estimate it from the file)."""
+    from .tuning import resolve_tuning
+
     y = load_audio(path)
-    f = compute(kind, y, sr=D.SAMPLE_RATE, feature_rate=feature_rate, engine=engine_for(device))
+    f = compute(kind, y, sr=D.SAMPLE_RATE, feature_rate=feature_rate, engine=engine_for(device),
+                tuning=resolve_tuning(tuning, y))
     return Features(f.data, f.feature_rate, f.kind, {**f.params, "source": str(path)})
 
 
@@ -39,10 +44,11 @@ class FeatureTask:
     device: str
     fmt: str
     overwrite: bool
+    tuning: str | float = D.TUNING
 
     def __call__(self) -> list[Path]:
         f = audio_features(self.source, kind=self.kind, feature_rate=self.feature_rate,
-                           device=self.device)
+                           device=self.device, tuning=self.tuning)
         return save_array(self.output, f.data, f.metadata(), overwrite=self.overwrite,
                           fmt=self.fmt)
 
@@ -79,12 +85,16 @@ def plan_outputs(inputs: list[str | Path], output: str | Path, *, fmt: str,
 
 def plan_feature_tasks(inputs: list[str | Path], output: str | Path, *, kind: str,
                        feature_rate: float, device: str, fmt: str,
-                       overwrite: bool) -> list[FeatureTask]:
+                       overwrite: bool, tuning: str | float = D.TUNING) -> list[FeatureTask]:
     """One task per audio file (outputs as :func:`plan_outputs`)."""
     if kind not in D.FEATURE_KINDS:
         raise ParameterError(f"unknown feature kind {kind!r}; choose one of {', '.join(D.FEATURE_KINDS)}")
     D.hop_length(D.SAMPLE_RATE, feature_rate)
-    return [FeatureTask(src, dest, kind, feature_rate, device, fmt, overwrite)
+    from .tuning import resolve_tuning
+
+    if tuning != "auto":
+        resolve_tuning(tuning)  # checked before any work
+    return [FeatureTask(src, dest, kind, feature_rate, device, fmt, overwrite, tuning)
             for src, dest in plan_outputs(inputs, output, fmt=fmt, overwrite=overwrite)]
 
 

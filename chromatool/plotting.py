@@ -9,9 +9,11 @@ import numpy as np
 from .io import atomic_write, check_writable
 
 
-def plot_alignment(alignment, path: str | Path, *, overwrite: bool = False) -> Path:
+def plot_alignment(alignment, path: str | Path, *, overwrite: bool = False,
+                   truth: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """Two panels: the local cost along the warping path over score × recording time, and the
-    aligned piano roll over the recording's chroma, so a bad alignment shows at a glance."""
+    aligned piano roll over the recording's chroma, so a bad alignment shows at a glance.
+    ``truth``: known (score seconds, recording seconds) pairs, drawn as dots on the path."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -27,7 +29,10 @@ def plot_alignment(alignment, path: str | Path, *, overwrite: bool = False) -> P
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 9), gridspec_kw={"height_ratios": [3, 2]})
     ext = [0, Y.shape[1] / fr, 0, X.shape[1] / fr]
     a1.imshow(C, origin="lower", aspect="auto", cmap="gray_r", extent=ext)
-    a1.plot(alignment.path[1], alignment.path[0], color="red", lw=1.2)
+    a1.plot(alignment.path[1], alignment.path[0], color="red", lw=1.2, label="warping path")
+    if truth is not None:
+        a1.plot(truth[1], truth[0], ".", color="tab:green", ms=3, label="true note times")
+        a1.legend(loc="upper left")
     a1.set_xlabel("recording (s)")
     a1.set_ylabel("score (s)")
     a1.set_title(f"cost matrix and warping path (mean local cost {alignment.mean_cost:.2f})")

@@ -76,7 +76,19 @@ def to_pretty_midi(notes: NoteList, *, program: int | None = None):
 def render(notes: NoteList, *, sr: int = D.SAMPLE_RATE, soundfont: str | Path | None = None,
            program: int | None = None, reverb: bool = False, gain: float = 0.5) -> np.ndarray:
     """Render notes with FluidSynth. Returns mono float32 audio at ``sr``, peak-normalised."""
+    with tempfile.TemporaryDirectory(prefix="chromatool-render-") as tmp:
+        mid = Path(tmp) / "in.mid"
+        to_pretty_midi(notes, program=program).write(str(mid))
+        return render_midi_file(mid, sr=sr, soundfont=soundfont, reverb=reverb, gain=gain,
+                                what=notes.source or "notes")
+
+
+def render_midi_file(path: str | Path, *, sr: int = D.SAMPLE_RATE, soundfont: str | Path | None = None,
+                     reverb: bool = False, gain: float = 0.5, what: str | None = None) -> np.ndarray:
+    """Render a MIDI file as it is (controllers such as the sustain pedal included) with
+    FluidSynth. Returns mono float32 audio at ``sr``, peak-normalised."""
     exe = fluidsynth_path()
+    what = what or str(path)
     if exe is None:
         raise RenderError("FluidSynth is not installed (the set-up installs it: apt-get install fluidsynth)")
     if soundfont is None:
@@ -89,15 +101,13 @@ def render(notes: NoteList, *, sr: int = D.SAMPLE_RATE, soundfont: str | Path | 
     import soundfile as sf
 
     with tempfile.TemporaryDirectory(prefix="chromatool-render-") as tmp:
-        mid = Path(tmp) / "in.mid"
         wav = Path(tmp) / "out.wav"
-        to_pretty_midi(notes, program=program).write(str(mid))
         cmd = [exe, "-ni", "-q", "-g", str(gain), "-r", str(sr), "-F", str(wav), "-T", "wav",
-               "-R", "1" if reverb else "0", "-C", "0", str(soundfont), str(mid)]
+               "-R", "1" if reverb else "0", "-C", "0", str(soundfont), str(path)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         except subprocess.TimeoutExpired:
-            raise RenderError(f"FluidSynth timed out rendering {notes.source or 'notes'}") from None
+            raise RenderError(f"FluidSynth timed out rendering {what}") from None
         if proc.returncode != 0 or not wav.exists():
             raise RenderError(f"FluidSynth failed: {(proc.stderr or proc.stdout).strip()[:200]}")
         y, file_sr = sf.read(str(wav), dtype="float32", always_2d=True)
@@ -108,7 +118,7 @@ def render(notes: NoteList, *, sr: int = D.SAMPLE_RATE, soundfont: str | Path | 
         y = resample(y, file_sr, sr)
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     if peak <= 0:
-        raise RenderError(f"FluidSynth rendered silence for {notes.source or 'notes'}")
+        raise RenderError(f"FluidSynth rendered silence for {what}")
     return (0.9 * y / peak).astype(np.float32)
 
 
@@ -181,3 +191,43 @@ def add_reverb(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, rt60: float = 1.2, wet
     ir /= np.sqrt(np.sum(ir**2))
     out = (1 - wet) * y + wet * fftconvolve(y, ir)[: y.size]
     return (out / max(np.max(np.abs(out)), 1e-9) * 0.9).astype(np.float32)
+
+
+def detune(y: np.ndarray, cents: float, *, sr: int = D.SAMPLE_RATE) -> np.ndarray:
+    """Play ``y`` ``cents`` sharp (negative: flat) by reading it faster, as a tape would: pitch
+    and speed both change by ``2 ** (cents / 1200)``, so times shrink by that factor."""
+    from .audio import resample
+
+    k = 2.0 ** (cents / 1200.0)
+    return resample(np.asarray(y, dtype=np.float32), sr * k, sr).astype(np.float32)
+
+
+def applause(seconds: float, *, rng: np.random.Generator, sr: int = D.SAMPLE_RATE,
+             claps_per_second: float = 40.0) -> np.ndarray:
+    """Applause-like noise: many short, band-limited, decaying noise bursts at random times."""
+    from scipy.signal import butter, sosfilt
+
+    n = int(seconds * sr)
+    y = np.zeros(n + sr // 10)
+    burst = int(0.012 * sr)
+    env = np.exp(-np.arange(burst) / (0.003 * sr))
+    for t in rng.integers(0, max(n, 1), int(claps_per_second * seconds)):
+        y[t:t + burst] += rng.uniform(0.3, 1.0) * env * rng.standard_normal(burst)
+    y = sosfilt(butter(2, (600, 6000), btype="band", fs=sr, output="sos"), y)[:n]
+    return (y / max(float(np.max(np.abs(y))), 1e-9)).astype(np.float32)
+
+
+def pad(y: np.ndarray, *, lead: float, trail: float, kind: str = "silence", level_db: float = -20.0,
+        rng: np.random.Generator, sr: int = D.SAMPLE_RATE) -> np.ndarray:
+    """Add ``lead`` and ``trail`` seconds of room-tone silence (noise 60 dB down) or of
+    ``applause`` at ``level_db`` relative to the recording's peak."""
+    if kind not in ("silence", "applause"):
+        raise ParameterError(f"kind must be silence or applause, got {kind!r}")
+    peak = float(np.max(np.abs(y))) if y.size else 1.0
+
+    def fill(seconds: float) -> np.ndarray:
+        if kind == "applause":
+            return applause(seconds, rng=rng, sr=sr) * peak * 10 ** (level_db / 20)
+        return (rng.standard_normal(int(seconds * sr)) * peak * 1e-3).astype(np.float32)
+
+    return np.concatenate([fill(lead), y, fill(trail)]).astype(np.float32)

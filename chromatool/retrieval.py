@@ -67,26 +67,30 @@ class DocFeatureTask:
     cache_root: str | None
     model: str | None = None  # deep: the model file
     model_digest: str | None = None  # deep: its content hash, part of the cache key
+    tuning: str | float = D.TUNING
 
     def params(self) -> dict:
         from .features import FEATURES_VERSION
 
         extra = {"model": self.model_digest} if self.kind == "deep" else {}
         return {"kind": self.kind, "feature_rate": self.feature_rate, "sr": D.SAMPLE_RATE,
-                "version": FEATURES_VERSION, **extra}
+                "version": FEATURES_VERSION, "tuning": self.tuning, **extra}
 
     def compute(self) -> np.ndarray:
+        from .audio import load_audio
+        from .tuning import resolve_tuning
+
         if self.kind == "deep":
-            from .audio import load_audio
             from .deep import cached_model, deep_features
 
             lm = cached_model(self.model, self.device)
-            return deep_features(load_audio(self.path, sr=int(lm.features["sr"])), lm,
-                                 output="chroma", device=self.device).data
+            y = load_audio(self.path, sr=int(lm.features["sr"]))
+            return deep_features(y, lm, output="chroma", device=self.device,
+                                 tuning=resolve_tuning(self.tuning, y, sr=int(lm.features["sr"]))).data
         from .featurize import audio_features
 
         return audio_features(self.path, kind=self.kind, feature_rate=self.feature_rate,
-                              device=self.device).data
+                              device=self.device, tuning=self.tuning).data
 
     def __call__(self) -> tuple[np.ndarray, bool]:
         cache = FeatureCache(self.cache_root)
@@ -100,14 +104,15 @@ def _run(task: DocFeatureTask):
 
 def document_features(paths: list[Path], *, kind: str, feature_rate: float = D.FEATURE_RATE,
                       device: str = "cpu", cache_root: str | None = None, jobs: int = 1,
-                      model: str | None = None, on_done: Callback | None = None) -> list:
+                      model: str | None = None, on_done: Callback | None = None,
+                      tuning: str | float = D.TUNING) -> list:
     """Features of each document (cached), or the ``ChromatoolError`` it failed with."""
     digest = None
     if kind == "deep":
         from .deep import model_digest
 
         digest = model_digest(model)  # once, not per document
-    tasks = [DocFeatureTask(p, kind, feature_rate, device, cache_root, model, digest) for p in paths]
+    tasks = [DocFeatureTask(p, kind, feature_rate, device, cache_root, model, digest, tuning) for p in paths]
     if device != "cpu":
         jobs = 1
     return map_items(_run, tasks, jobs=jobs, on_done=on_done)
@@ -179,11 +184,12 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
              transpose: bool = False, feature_rate: float = D.FEATURE_RATE,
              cache_root: str | None = None, device: str = "cpu", jobs: int = 1,
              strict: bool = False, model: str | None = None,
-             on_done: Callback | None = None) -> RetrievalResult:
+             on_done: Callback | None = None, tuning: str | float = D.TUNING) -> RetrievalResult:
     """Rank the recordings in ``doc_paths`` for each theme in ``query_paths``.
 
     ``model`` (with ``features="deep"``): a ctc-chroma model name or file; the packaged one
-    by default. Deep features come at the model's feature rate.
+    by default. Deep features come at the model's feature rate. ``tuning``: each recording's
+    deviation from A440 in cents, or "auto" to estimate it per recording.
     """
     if features not in RETRIEVAL_FEATURES:
         raise ParameterError(f"unknown --features {features!r}; choose one of {', '.join(RETRIEVAL_FEATURES)}")
@@ -203,7 +209,8 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
     queries = [(str(p), query_chroma(p, feature_rate=feature_rate)) for p in qfiles]
     dfiles = collect_documents(doc_paths)
     results = document_features(dfiles, kind=features, feature_rate=feature_rate, device=device,
-                                cache_root=cache_root, jobs=jobs, model=model, on_done=on_done)
+                                cache_root=cache_root, jobs=jobs, model=model, on_done=on_done,
+                                tuning=tuning)
     docs, skipped = [], []
     n_hits = 0
     for p, r in zip(dfiles, results):

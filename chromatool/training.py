@@ -147,7 +147,7 @@ def read_manifest(path: str | Path, loss: str) -> list[Item]:
                 raise ManifestError(f"{where}: {len(target)} theme notes cannot fit a {end - start:.1f} s excerpt")
             items.append(Item(audio, group, start, end, target))
         else:
-            from .alignment import read_labels
+            from .labels import read_labels
 
             labels = _file(base, r["labels"], where, "labels")
             try:

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 if command -v apt-get >/dev/null; then
-  pkgs="fluidsynth fluid-soundfont-gm timgm6mb-soundfont libsndfile1"
+  # csound-soundfont and opl3-soundfont: other timbres for the alignment benchmark recordings
+  pkgs="fluidsynth fluid-soundfont-gm timgm6mb-soundfont csound-soundfont opl3-soundfont libsndfile1"
   missing=""
   for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then

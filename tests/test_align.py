@@ -5,7 +5,8 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from chromatool.alignment import align_notes, labels_csv, read_labels
+from chromatool.alignment import align_notes
+from chromatool.labels import labels_csv, read_labels
 from chromatool.cli import app
 from chromatool.render import TempoCurve, can_render, synthesize
 from chromatool.score import notelist_from_music21

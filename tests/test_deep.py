@@ -98,7 +98,7 @@ def test_mtd_theme_target(real):
 
 def _mini_set(root: Path, n: int = 6) -> tuple[Path, Path]:
     """Additive renders of short random melodies with chords, their labels, theme excerpts."""
-    from chromatool.alignment import labels_csv
+    from chromatool.labels import labels_csv
     from chromatool.render import synthesize
     from chromatool.score import _from_rows
 
@@ -206,7 +206,7 @@ def test_salience_pretraining_then_ctc_from_init(mini, tmp_path):
     assert y.shape == (25, 216) and y.sum(1).tolist() == [1.0] * 25
     assert y[0].argmax() == 3 * (60 - D.MIDI_MIN) + 1  # the centre bin of C4
     # from labels, only the top voice: the instrument with the highest mean pitch, one note at a time
-    from chromatool.alignment import read_labels
+    from chromatool.labels import read_labels
 
     (tmp_path / "l.csv").write_text(
         "start_time,end_time,instrument,note,start_beat,end_beat,measure,note_value\n"
@@ -232,7 +232,7 @@ def test_salience_pretraining_then_ctc_from_init(mini, tmp_path):
 
 def test_ctc_path_pretraining_then_ctc_from_init(mini, tmp_path):
     """ce: the 13 CTC classes frame-wise along a path of the top voice's onsets, then ctc."""
-    from chromatool.alignment import read_labels
+    from chromatool.labels import read_labels
     from chromatool.training import BLANK, ctc_path
 
     (tmp_path / "l.csv").write_text(

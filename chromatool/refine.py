@@ -1,0 +1,119 @@
+"""Onset refinement: after DTW has put each score onset roughly in place, move it to the
+strongest onset of its own pitches in a small window of the recording.
+
+DTW at 50 Hz on chroma finds the right neighbourhood but not the exact frame: within a held
+chord or a fermata the path may dwell on either side of the next onset. The recording's
+pitch-wise onset strength (the rise of the log-compressed energy in each semitone, and its
+first overtones) says where the notes of an onset group actually begin. Each group's time is
+the strongest peak of its pitches' onset strength, weighted by a Gaussian around the DTW time;
+where no clear onset is found (legato strings, a soft inner voice) the DTW time stays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import defaults as D
+from .score import NoteList
+
+#: Half-width (seconds) of the window searched around the DTW time of an onset.
+WINDOW_SECONDS: float = 0.12
+#: Standard deviation (seconds) of the Gaussian prior around the DTW time.
+PRIOR_SECONDS: float = 0.06
+#: A group's peak counts as an onset when its strength reaches this share of the strongest
+#: onset strength of its pitches in the surrounding two seconds.
+MIN_RELATIVE_STRENGTH: float = 0.25
+#: ... and stands out of the window: at least this many times its mean strength (a gradual
+#: rise, as of an organ pipe or a bowed string, is no onset to move to).
+MIN_PEAK_RATIO: float = 0.0
+#: Log compression of the semitone energies whose rise is the onset strength.
+ONSET_GAMMA: float = 1000.0
+#: Semitone offsets of the partials that announce a note (fundamental, octave, twelfth) and
+#: their weights.
+PARTIALS: tuple[tuple[int, float], ...] = ((0, 1.0), (12, 0.5), (19, 0.3))
+
+
+def semitone_onset_strength(C: np.ndarray) -> np.ndarray:
+    """Rise of the log-compressed energy per semitone: (n_semitones, N) from a CQT magnitude
+    (n_bins, N) with ``BINS_PER_SEMITONE`` bins per semitone, bin 0 at ``MIDI_MIN``."""
+    per = D.BINS_PER_SEMITONE
+    n = C.shape[0] // per
+    S = C[: n * per].reshape(n, per, C.shape[1]).sum(axis=1)
+    L = np.log1p(ONSET_GAMMA * S / max(float(S.max()), 1e-12))
+    return np.maximum(0.0, np.diff(L, axis=1, prepend=L[:, :1])).astype(np.float32)
+
+
+def refine_onsets(notes: NoteList, onset: np.ndarray, C: np.ndarray, feature_rate: float, *,
+                  window_seconds: float = WINDOW_SECONDS, prior_seconds: float = PRIOR_SECONDS
+                  ) -> np.ndarray:
+    """Refined recording times of the notes' onsets.
+
+    Parameters
+    ----------
+    notes : the score notes (their pitches and score onsets group them)
+    onset : np.ndarray [shape=(n_notes,)] recording seconds from the warping path
+    C : np.ndarray [shape=(216, N)] the recording's CQT magnitude at ``feature_rate``
+    window_seconds, prior_seconds : search half-width and prior width around ``onset``
+
+    Returns
+    -------
+    np.ndarray [shape=(n_notes,)] recording seconds; notes of one score onset stay together and
+    the groups keep their order
+    """
+    return refine_onset_groups(notes, onset, C, feature_rate, window_seconds=window_seconds,
+                               prior_seconds=prior_seconds)[0]
+
+
+def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, feature_rate: float, *,
+                        window_seconds: float = WINDOW_SECONDS, prior_seconds: float = PRIOR_SECONDS
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`refine_onsets`, and the refined groups as anchors of a time map: a (2, K) array of
+    (score seconds, recording seconds) of the onset groups where a clear onset was found."""
+    if not len(notes):
+        return onset, np.zeros((2, 0))
+    O = semitone_onset_strength(C)
+    N = O.shape[1]
+    keys, inverse = np.unique(np.round(notes.onset, 4), return_inverse=True)
+    group_t = np.array([np.median(onset[inverse == g]) for g in range(keys.size)])
+    half = max(1, int(round(window_seconds * feature_rate)))
+    ctx = int(round(1.0 * feature_rate))
+    out = group_t.copy()
+    found = np.zeros(keys.size, dtype=bool)
+    for g in range(keys.size):
+        rows = []
+        for p in np.unique(notes.pitch[inverse == g]):
+            for k, w in PARTIALS:
+                r = int(p) + k - D.MIDI_MIN
+                if 0 <= r < O.shape[0]:
+                    rows.append((r, w))
+        if not rows:
+            continue
+        c = group_t[g] * feature_rate
+        a, b = max(1, int(np.floor(c)) - half), min(N - 1, int(np.ceil(c)) + half + 1)
+        if b - a < 3:
+            continue
+        idx = np.array([r for r, _ in rows])
+        wts = np.array([w for _, w in rows], dtype=np.float32)
+        strength = wts @ O[idx, a:b]
+        ca, cb = max(0, a - ctx), min(N, b + ctx)
+        ref = float((wts @ O[idx, ca:cb]).max())
+        prior = np.exp(-0.5 * ((np.arange(a, b) - c) / (prior_seconds * feature_rate)) ** 2)
+        j = int(np.argmax(strength * prior))
+        if ref <= 0 or strength[j] < MIN_RELATIVE_STRENGTH * ref:
+            continue
+        if strength[j] < MIN_PEAK_RATIO * float(strength.mean()):
+            continue
+        frac = 0.0
+        if 0 < j < b - a - 1:  # parabolic peak position between frames
+            y0, y1, y2 = strength[j - 1], strength[j], strength[j + 1]
+            den = y0 - 2 * y1 + y2
+            frac = float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5)) if den < 0 else 0.0
+        out[g] = (a + j + frac) / feature_rate
+        found[g] = True
+    # keep the groups in score order: a refined time that overtakes a neighbour falls back
+    for g in range(1, keys.size):
+        if out[g] <= out[g - 1]:
+            out[g] = max(group_t[g], out[g - 1] + 0.5 / feature_rate)
+            found[g] = False
+    score_t = np.array([notes.onset[inverse == g].min() for g in range(keys.size)])
+    return out[inverse], np.stack([score_t[found], out[found]])

@@ -1,0 +1,169 @@
+"""Alignment on expressive performances, tuning, and the checks that refuse impossible pairs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from chromatool import features as F
+from chromatool.alignment import align_notes
+from chromatool.cli import app
+from chromatool.errors import ChromatoolError, ParameterError
+from chromatool.expressive import TimeMap, expressive_timing, spread_chords
+from chromatool.render import can_render, detune, pad, render, synthesize
+from chromatool.score import notelist_from_music21
+from chromatool.tuning import estimate_tuning, resolve_tuning
+
+from conftest import SR, tone
+
+runner = CliRunner()
+#: The recordings here are played with another soundfont than the aligner's own score render.
+OTHER_FONT = "/usr/share/sounds/sf2/TimGM6mb.sf2"
+
+
+@pytest.fixture(scope="module")
+def chorale():
+    import music21
+
+    return notelist_from_music21(music21.corpus.parse("bach/bwv66.6"), source="bwv66.6")
+
+
+def _play(notes, rng):
+    from pathlib import Path
+
+    if can_render() and Path(OTHER_FONT).is_file():
+        return render(notes, soundfont=OTHER_FONT)
+    return synthesize(notes)
+
+
+def test_time_map_pause_has_two_sides():
+    tm = TimeMap(np.array([0.0, 1.0, 1.0, 2.0]), np.array([0.0, 1.0, 3.0, 4.0]))
+    assert tm(np.array([1.0]))[0] == 3.0  # an onset at the pause comes after it
+    assert tm(np.array([1.0]), side="left")[0] == 1.0  # a note ending there ends before it
+    with pytest.raises(ParameterError):
+        TimeMap(np.array([0.0, 2.0, 1.0]), np.array([0.0, 1.0, 2.0]))
+
+
+def test_expressive_timing_has_fermatas_pauses_and_stays_monotone(chorale):
+    rng = np.random.default_rng(3)
+    tm = expressive_timing(chorale, rng=rng, fermata_share=1.0, pause_share=1.0, tempo=(1.0, 1.0))
+    assert np.all(np.diff(tm.performance) >= 0)
+    jumps = np.flatnonzero(np.diff(tm.score) == 0)
+    gaps = tm.performance[jumps + 1] - tm.performance[jumps]
+    assert jumps.size >= 1 and np.all((gaps >= 0.5) & (gaps <= 3.0))
+    played = spread_chords(tm.apply(chorale), rng=rng, seconds=0.03)
+    assert np.all(played.offset > played.onset)
+    shift = played.onset - tm(chorale.onset)
+    assert np.abs(shift).max() <= 0.03 + 1e-9 and np.std(shift) > 0.005
+
+
+def test_expressive_item_with_fermatas_pause_tuning_and_silence_aligns(chorale):
+    rng = np.random.default_rng(7)
+    perf = replace(chorale, program=np.array([(40, 41, 42, 42)[p] for p in chorale.part]))  # bowed strings
+    tm = expressive_timing(perf, rng=rng, fermata_share=1.0, pause_share=1.0)
+    played = spread_chords(tm.apply(perf), rng=rng)
+    cents, lead = 35.0, 4.0
+    y = pad(detune(_play(played, rng), cents), lead=lead, trail=3.0, rng=rng)
+    a = align_notes(chorale, y)
+    truth = played.onset / 2 ** (cents / 1200) + lead
+    err = np.abs(a.notes.onset - truth)
+    assert abs(a.tuning - cents) < 10
+    assert np.median(err) < 0.04
+    assert np.mean(err < 0.1) > 0.9
+
+
+def test_cross_version_item_aligns(chorale):
+    rng = np.random.default_rng(11)
+    rec = spread_chords(expressive_timing(chorale, rng=rng).apply(chorale), rng=rng)
+    other = replace(chorale, program=np.full(len(chorale), 73))  # the "score": a flute version
+    score = spread_chords(expressive_timing(other, rng=rng).apply(other), rng=rng)
+    y = _play(rec, rng)
+    a = align_notes(score, y)
+    err = np.abs(a.notes.onset - rec.onset)
+    assert np.median(err) < 0.04
+    assert np.mean(err < 0.1) > 0.9
+
+
+def test_estimate_tuning_of_a_detuned_chord():
+    y = tone([57, 60, 64], seconds=3, harmonics=4)
+    assert abs(estimate_tuning(y)) < 5
+    assert abs(estimate_tuning(detune(y, 40)) - 40) < 5
+    assert abs(estimate_tuning(detune(y, -25)) + 25) < 5
+
+
+def test_forty_cents_sharp_gives_the_same_chroma():
+    y = tone([60, 64, 67, 71], seconds=3, harmonics=6)
+    sharp = detune(y, 40)
+    for kind in ("chroma", "cens", "stft-chroma", "cqt"):
+        ref = F.compute(kind, y).data.mean(-1)
+        naive = F.compute(kind, sharp).data.mean(-1)
+        tuned = F.compute(kind, sharp, tuning=estimate_tuning(sharp)).data.mean(-1)
+        cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
+        assert cos(ref, tuned) > 0.99, kind
+        assert cos(ref, tuned) > cos(ref, naive), kind
+
+
+def test_tuning_values_are_checked():
+    assert resolve_tuning("auto", tone(69)) == pytest.approx(0, abs=5)
+    assert resolve_tuning("-15") == -15.0
+    for bad in ("sharp", 60, "-51"):
+        with pytest.raises(ParameterError, match="tuning"):
+            resolve_tuning(bad)
+
+
+def test_duration_mismatch_is_refused_unless_forced(chorale):
+    y = synthesize(chorale.time_scaled(0.05))[: SR]  # a 22 s score against one second
+    with pytest.raises(ChromatoolError, match="more than 3x apart"):
+        align_notes(chorale, y, synthesis="notes")
+    a = align_notes(chorale, y, synthesis="notes", force=True)
+    assert a.notes.onset.max() <= 1.0 + 1e-6
+
+
+def test_high_cost_warning_names_the_stretch(chorale):
+    import music21
+
+    other = synthesize(notelist_from_music21(music21.corpus.parse("bach/bwv1.6")))[: 12 * SR]
+    y = synthesize(chorale)
+    half = y.size // 2
+    y = np.concatenate([y[:half], other, y[half:]])  # 12 s of another piece in the middle
+    a = align_notes(chorale, y, synthesis="notes")
+    stretches = [w for w in a.warnings() if w.startswith("high alignment cost")]
+    assert stretches, a.warnings()
+    start, end = (float(x) for x in stretches[0].split(" from ")[1].split(" s of")[0].split(" s to "))
+    assert start < half / SR + 12 and end > half / SR  # it overlaps the inserted stretch
+
+
+def test_cli_tuning_is_recorded_in_sidecars(tmp_path):
+    wav = tmp_path / "a.wav"
+    sf.write(wav, detune(tone([60, 64, 67], seconds=2, harmonics=4), 30), SR)
+    r = runner.invoke(app, ["features", str(wav), "-o", str(tmp_path / "c.npy")])
+    assert r.exit_code == 0, r.output
+    import json
+
+    meta = json.loads((tmp_path / "c.json").read_text())
+    assert abs(meta["params"]["tuning"] - 30) < 5
+    r = runner.invoke(app, ["features", str(wav), "-o", str(tmp_path / "d.npy"), "--tuning", "0"])
+    assert json.loads((tmp_path / "d.json").read_text())["params"]["tuning"] == 0
+    r = runner.invoke(app, ["features", str(wav), "-o", str(tmp_path / "e.npy"), "--tuning", "x"])
+    assert r.exit_code != 0 and "--tuning" in r.output
+    for cmd in ("align", "retrieve", "extract"):
+        assert "--tuning" in runner.invoke(app, [cmd, "--help"]).output
+
+
+def test_cli_refuses_a_duration_mismatch_and_names_the_flag(tmp_path, chorale):
+    from chromatool.render import to_pretty_midi
+
+    score = tmp_path / "c.mid"
+    to_pretty_midi(chorale).write(str(score))
+    sf.write(tmp_path / "short.wav", synthesize(chorale.time_scaled(0.05))[:SR], SR)
+    r = runner.invoke(app, ["align", str(score), str(tmp_path / "short.wav"), "-o", str(tmp_path / "l.csv"),
+                            "--synthesis", "notes"])
+    assert r.exit_code == 1 and "more than 3x apart" in r.output and "--force" in r.output
+    assert not (tmp_path / "l.csv").exists()
+    r = runner.invoke(app, ["align", str(score), str(tmp_path / "short.wav"), "-o", str(tmp_path / "l.csv"),
+                            "--synthesis", "notes", "--force"])
+    assert r.exit_code == 0 and (tmp_path / "l.csv").exists()
