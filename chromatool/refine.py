@@ -23,9 +23,6 @@ PRIOR_SECONDS: float = 0.06
 #: A group's peak counts as an onset when its strength reaches this share of the strongest
 #: onset strength of its pitches in the surrounding two seconds.
 MIN_RELATIVE_STRENGTH: float = 0.25
-#: ... and stands out of the window: at least this many times its mean strength (a gradual
-#: rise, as of an organ pipe or a bowed string, is no onset to move to).
-MIN_PEAK_RATIO: float = 0.0
 #: Log compression of the semitone energies whose rise is the onset strength.
 ONSET_GAMMA: float = 1000.0
 #: Semitone offsets of the partials that announce a note (fundamental, octave, twelfth) and
@@ -100,8 +97,6 @@ def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, featu
         prior = np.exp(-0.5 * ((np.arange(a, b) - c) / (prior_seconds * feature_rate)) ** 2)
         j = int(np.argmax(strength * prior))
         if ref <= 0 or strength[j] < MIN_RELATIVE_STRENGTH * ref:
-            continue
-        if strength[j] < MIN_PEAK_RATIO * float(strength.mean()):
             continue
         frac = 0.0
         if 0 < j < b - a - 1:  # parabolic peak position between frames
