@@ -58,9 +58,31 @@ class AlignReport:
 
 def plan_align_tasks(inputs: list[str], output: str | Path, *, fmt: str, feature_rate: float,
                      synthesis: str, soundfont: str | None, overwrite: bool,
-                     tuning: str | float = D.TUNING, force: bool = False) -> list[AlignTask]:
-    """Tasks from ``SCORE AUDIO``, ``SCORES/ AUDIO/`` (matching stems) or ``PAIRS.csv``."""
-    out = Path(output)
+                     tuning: str | float = D.TUNING, force: bool = False,
+                     skip_existing: bool = False) -> tuple[list[AlignTask], list[Path]]:
+    """Tasks from ``SCORE AUDIO``, ``SCORES/ AUDIO/`` (matching stems) or ``PAIRS.csv``, and the
+    recordings skipped because their label file exists (``skip_existing``). An output that is
+    one of the inputs, or shared by two pairs, is refused before any work starts."""
+    from .errors import ParameterError
+    from .io import check_distinct
+
+    if overwrite and skip_existing:
+        raise ParameterError("overwrite and skip_existing exclude each other")
+    if str(output) == "-":
+        raise ParameterError("output '-': labels are written to files, not to stdout; give a file or folder")
+    tasks = _plan(inputs, Path(output), fmt=fmt, feature_rate=feature_rate, synthesis=synthesis,
+                  soundfont=soundfont, overwrite=overwrite, tuning=tuning, force=force)
+    check_distinct([t.audio for t in tasks], [t.output for t in tasks])
+    for t in tasks:
+        check_distinct([t.score], [t.output])
+        check_distinct([t.audio], [t.output])
+    if not skip_existing:
+        return tasks, []
+    return [t for t in tasks if not t.output.exists()], [t.audio for t in tasks if t.output.exists()]
+
+
+def _plan(inputs: list[str], out: Path, *, fmt: str, feature_rate: float, synthesis: str,
+          soundfont: str | None, overwrite: bool, tuning: str | float, force: bool) -> list[AlignTask]:
     kw = dict(fmt=fmt, feature_rate=feature_rate, synthesis=synthesis, soundfont=soundfont,
               overwrite=overwrite, tuning=tuning, force=force)
     D.hop_length(D.SAMPLE_RATE, feature_rate)

@@ -23,7 +23,6 @@ from . import defaults as D
 from .audio import load_audio
 from .errors import ChromatoolError, ParameterError
 from .features import cens_from_chroma, chroma_onsets, cqt, fold_to_chroma, normalize
-from .multires import multiresolution_dtw
 from .score import NoteList, read_score
 from .tuning import resolve_tuning
 
@@ -238,6 +237,7 @@ def align_notes(notes: NoteList, y: np.ndarray, *, feature_rate: float = D.ALIGN
     -------
     Alignment
     """
+    from .multires import multiresolution_dtw  # numba: imported when there is work
     from .refine import refine_onset_groups
 
     if not len(notes):

@@ -14,6 +14,10 @@ from .errors import ChromatoolError, ParameterError
 
 Callback = Callable[[int, Any], None]
 
+#: Set by the CLI's --debug: a failing item stops the batch with its traceback (from the worker
+#: process too) instead of becoming a ``failed:`` line.
+DEBUG: bool = False
+
 
 def map_items(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
               on_done: Callback | None = None) -> list[Any]:
@@ -27,6 +31,8 @@ def map_items(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
             try:
                 results[i] = fn(item)
             except ChromatoolError as exc:
+                if DEBUG:
+                    raise
                 results[i] = exc
             if on_done:
                 on_done(i, results[i])
@@ -37,6 +43,8 @@ def map_items(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
         for fut in as_completed(futures):
             i = futures[fut]
             results[i] = fut.result()
+            if DEBUG and isinstance(results[i], ChromatoolError):
+                raise results[i]
             if on_done:
                 on_done(i, results[i])
     return results
@@ -46,4 +54,8 @@ def _guarded(fn: Callable[..., Any], item: Any) -> Any:
     try:
         return fn(item)
     except ChromatoolError as exc:
+        if DEBUG:
+            import traceback
+
+            exc.add_note("in the worker process:\n" + traceback.format_exc())
         return exc

@@ -54,8 +54,11 @@ def _stdout() -> Console:
 
 FeatureRate = Annotated[float, typer.Option("--feature-rate", help="Frames per second of the features.")]
 Device = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", metavar="", help="Replace existing outputs.")]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel worker processes (CPU).")]
+SkipExisting = Annotated[bool, typer.Option("--skip-existing", metavar="", help="Keep outputs that already exist (complete: they are written atomically) and count them as skipped: an interrupted batch finishes with the same command plus this flag.")]
+FilesFrom = Annotated[Optional[str], typer.Option("--files-from", help="Also read input paths from this file, one per line (- for stdin).", metavar="FILE")]
+Null = Annotated[bool, typer.Option("--null", "-0", metavar="", help="With --files-from: paths are NUL-separated (find -print0).")]
 Tuning = Annotated[str, typer.Option("--tuning", help="Recording tuning: auto (estimate each file's deviation from A440 and centre the filters on it), or cents to force, e.g. 0 or -15.")]
 
 
@@ -79,7 +82,9 @@ def _choice(value: str, choices: tuple[str, ...], option: str) -> str:
 
 
 #: Library parameter settings as they appear in error messages → the CLI flag that sets them.
-_FLAGS = {"force=True": "--force"}
+_FLAGS = {"force=True": "--force", "resume=True": "--resume", "resume:": "--resume:", "overwrite=True": "--overwrite", "skip_existing=True": "--skip-existing",
+          "overwrite and skip_existing": "--overwrite and --skip-existing", "fmt=": "--format ",
+          "output '-'": "-o -", "output='pitch'": "--kind pitch", "output='probs'": "--kind probs"}
 
 
 def _flagged(msg: str) -> str:
@@ -154,14 +159,17 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+    version: Annotated[bool, typer.Option("--version", metavar="", callback=_version, is_eager=True,
                                                     help="Print the version and exit.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summaries on stderr.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", metavar="", help="Show tracebacks on errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="No progress or summaries on stderr.")] = False,
 ) -> None:
     """chromatool: features, alignment and retrieval for classical music recordings and scores."""
     STATE.debug = debug
     STATE.quiet = quiet
+    from . import batch
+
+    batch.DEBUG = debug  # a per-file failure then stops the batch with its traceback
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,8 +179,8 @@ def main(
 
 @command("features")
 def features_cmd(
-    inputs: Annotated[list[Path], typer.Argument(help="Audio files or folders (searched recursively).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (one input) or folder (mirrors input names).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (one input) or folder (mirrors input paths).")],
+    inputs: Annotated[Optional[list[Path]], typer.Argument(help="Audio files or folders (searched recursively).")] = None,
     kind: Annotated[str, typer.Option("--kind", "-k", help="hcqt | cqt | chroma | cens | stft-chroma.")] = D.DEFAULT_FEATURE_KIND,
     feature_rate: FeatureRate = D.FEATURE_RATE,
     device: Device = "auto",
@@ -180,35 +188,60 @@ def features_cmd(
     overwrite: Overwrite = False,
     jobs: Jobs = 1,
     tuning: Tuning = D.TUNING,
+    skip_existing: SkipExisting = False,
+    files_from: FilesFrom = None,
+    null: Null = False,
 ) -> None:
     """Compute HCQT, CQT or chroma features of recordings.
 
     Arrays are (n_bins, n_frames) — HCQT (6, 216, n_frames) — at the feature rate; the rate and
     parameters go into a sidecar .json (or into the .npz with --format npz).
+
+    **Examples**
+
+        chromatool features rec.wav -o chroma.npy
+        chromatool features recordings/ -o feats/ --kind hcqt --jobs 2 --skip-existing
+        find /archive -name '*.flac' -print0 | chromatool features --files-from - --null -o feats/
     """
     from .featurize import plan_feature_tasks, run_feature_tasks
 
     _choice(kind, D.FEATURE_KINDS, "--kind")
     _choice(fmt, D.ARRAY_FORMATS, "--format")
     dev = _resolve_device(device)
-    tasks = plan_feature_tasks([str(p) for p in inputs], output, kind=kind,
-                               feature_rate=feature_rate, device=dev, fmt=fmt, overwrite=overwrite,
-                               tuning=_tuning(tuning))
+    tasks, skipped = plan_feature_tasks(_inputs(inputs, files_from, null, "INPUTS"), output, kind=kind,
+                                        feature_rate=feature_rate, device=dev, fmt=fmt, overwrite=overwrite,
+                                        tuning=_tuning(tuning), skip_existing=skip_existing)
     with progress_bar(len(tasks), f"{kind} features") as cb:
         report = run_feature_tasks(tasks, jobs=jobs, on_done=cb)
-    _report_batch(len(tasks), report.failures, f"{kind} features")
+    _report_batch(len(tasks), report.failures, f"{kind} features", len(skipped))
 
 
-def _report_batch(total: int, failures: list[tuple[Path, str]], what: str) -> None:
+def _report_batch(total: int, failures: list[tuple[Path, str]], what: str, skipped: int = 0) -> None:
+    """Failures as ``failed:`` lines, a summary line, exit code 1 when anything failed."""
     err = _stderr()
-    label = "failed:" if total > 1 else "error:"
+    label = "failed:" if total + skipped > 1 else "error:"
     for _, msg in failures:
         err.print(f"[red]{label}[/red] {_flagged(msg)}", highlight=False, soft_wrap=True)
-    if total > 1:
-        _say(f"{what}: {total - len(failures)} of {total} written"
+    if total + skipped > 1:
+        _say(f"{what}: {total - len(failures)} of {total + skipped} written"
+             + (f", {skipped} skipped (exist)" if skipped else "")
              + (f", {len(failures)} failed" if failures else ""))
     if failures:
         raise typer.Exit(1)
+
+
+def _inputs(paths: Optional[list[Path]], files_from: Optional[str], null: bool, hint: str) -> list[str]:
+    """Positional inputs plus those listed by --files-from; at least one."""
+    from .io import read_file_list
+
+    out = [str(p) for p in paths or []]
+    if files_from:
+        out += read_file_list(files_from, null=null)
+    if any(p == "-" for p in out):
+        raise typer.BadParameter("'-' is not a file; use --files-from - to read paths from stdin", param_hint=hint)
+    if not out:
+        raise typer.BadParameter("give input files or folders, or --files-from", param_hint=hint)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,10 +257,10 @@ def retrieve_cmd(
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="Documents listed per query.")] = D.RETRIEVE_TOP_K,
     features: Annotated[str, typer.Option("--features", help="Document features: stft-chroma | chroma | cens | deep (CTC deep chroma of a trained model).")] = D.RETRIEVE_FEATURES,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="With --features deep: packaged model name or .pt file (default: the packaged ctc-chroma).")] = None,
-    transpose: Annotated[bool, typer.Option("--transpose", help="Try all 12 chroma shifts of each query; report the best.")] = False,
+    transpose: Annotated[bool, typer.Option("--transpose", metavar="", help="Try all 12 chroma shifts of each query; report the best.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | tsv | json | jsonl (auto: a table on a terminal, tsv in a pipe).")] = "auto",
     cache: Annotated[Optional[Path], typer.Option("--cache", help="Feature cache folder (default: $CHROMATOOL_CACHE or the user cache dir).")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Stop at the first unreadable document.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", metavar="", help="Stop at the first unreadable document.")] = False,
     feature_rate: FeatureRate = D.FEATURE_RATE,
     device: Device = "auto",
     jobs: Jobs = 1,
@@ -239,6 +272,12 @@ def retrieve_cmd(
     the query's binary chroma at its own tempo is matched against each recording's features.
     Document features are cached, so a second query over the same folder computes none.
     Times are in seconds; cost is the DTW cost normalised by query length (lower is better).
+
+    **Examples**
+
+        chromatool retrieve theme.mid recordings/
+        chromatool retrieve themes/ recordings/ --top 5 --format jsonl | head
+        chromatool retrieve theme.csv recordings/ --features deep --transpose
     """
     from .retrieval import RETRIEVAL_FEATURES, retrieve
 
@@ -257,9 +296,16 @@ def retrieve_cmd(
                        tuning=_tuning(tuning))
     for doc, msg in res.skipped:
         _stderr().print(f"[yellow]skipped:[/yellow] {msg}", highlight=False, soft_wrap=True)
-    _say(f"{res.n_docs - len(res.skipped)} documents ({res.cache_hits} from cache), "
-         f"{len({h.query for h in res.hits})} queries")
-    _render_hits(res.hits, fmt)
+    for doc, msg in res.unmatched:
+        _stderr().print(f"[yellow]unmatched:[/yellow] {msg}", highlight=False, soft_wrap=True)
+    _say(f"{res.n_docs - len(res.skipped)} documents ({res.cache_hits} from cache), {res.n_queries} queries")
+    try:
+        _render_hits(res.hits, fmt)
+    except BrokenPipeError:  # the reader stopped (| head): end quietly, as Unix tools do
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
 
 
 def _render_hits(hits: list[Any], fmt: str) -> None:
@@ -308,7 +354,8 @@ def align_cmd(
     overwrite: Overwrite = False,
     jobs: Jobs = 1,
     tuning: Tuning = D.TUNING,
-    force: Annotated[bool, typer.Option("--force", help="Align even when the score and recording durations are too far apart to be one performance.")] = False,
+    force: Annotated[bool, typer.Option("--force", metavar="", help="Align even when the score and recording durations are too far apart to be one performance.")] = False,
+    skip_existing: SkipExisting = False,
 ) -> None:
     """Align scores to recordings by DTW and write MusicNet-style note labels.
 
@@ -317,6 +364,12 @@ def align_cmd(
     multiresolution DTW, each onset is refined to the nearest strong onset of its pitches, and
     every score note is carried to recording time. High alignment cost (a different piece,
     mismatched repeats) is reported as a warning with the stretch of the recording concerned.
+
+    **Examples**
+
+        chromatool align score.mid rec.wav -o labels.csv --plot check.png
+        chromatool align scores/ recordings/ -o labels/ --format musicnet --skip-existing
+        chromatool align score.musicxml rec.flac -o labels.csv --tuning -20
     """
     from .align_batch import AlignTask, plan_align_tasks, run_align_tasks
     from .alignment import SYNTHESES
@@ -327,18 +380,19 @@ def align_cmd(
     if synthesis == "auto" and not can_render():
         _stderr().print("[yellow]warning:[/yellow] FluidSynth or a soundfont is missing: aligning "
                         "against features made from the score's notes", highlight=False)
-    tasks = plan_align_tasks([str(p) for p in inputs], output, fmt=fmt, feature_rate=feature_rate,
-                             synthesis=synthesis, soundfont=str(soundfont) if soundfont else None,
-                             overwrite=overwrite, tuning=_tuning(tuning), force=force)
-    if len(tasks) == 1:
-        tasks = [AlignTask(**{**tasks[0].__dict__, "path_file": path_file, "plot": plot})]
+    tasks, skipped = plan_align_tasks([str(p) for p in inputs], output, fmt=fmt, feature_rate=feature_rate,
+                                      synthesis=synthesis, soundfont=str(soundfont) if soundfont else None,
+                                      overwrite=overwrite, tuning=_tuning(tuning), force=force,
+                                      skip_existing=skip_existing)
+    if len(tasks) + len(skipped) == 1:
+        tasks = [AlignTask(**{**t.__dict__, "path_file": path_file, "plot": plot}) for t in tasks]
     elif path_file or plot:
         raise typer.BadParameter("--path and --plot go with a single score and recording")
     with progress_bar(len(tasks), "aligning") as cb:
         report = run_align_tasks(tasks, jobs=jobs, on_done=cb)
     for src, msg in report.warnings:
         _stderr().print(f"[yellow]warning:[/yellow] {src}: {msg}", highlight=False, soft_wrap=True)
-    _report_batch(len(tasks), report.failures, "alignments")
+    _report_batch(len(tasks), report.failures, "alignments", len(skipped))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,6 +413,11 @@ def evaluate_retrieval_cmd(
 
     A relevant document that is not in the results counts as not found: run retrieve with a
     --top at least as large as the largest cut-off you want to read.
+
+    **Examples**
+
+        chromatool retrieve themes/ recordings/ --format jsonl > results.jsonl
+        chromatool evaluate retrieval results.jsonl truth.csv
     """
     import json
 
@@ -398,6 +457,11 @@ def evaluate_pitch_cmd(
     Each recording goes through the model; its thresholded 72-semitone activations (C1–B6, 25
     frames per second) are compared with the reference notes frame by frame. The last row pools
     all frames of all files.
+
+    **Examples**
+
+        chromatool evaluate pitch rec.wav labels.csv
+        chromatool evaluate pitch a.wav a.csv b.wav b.mid --model my.pt
     """
     import json
 
@@ -442,6 +506,7 @@ def dataset_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Random seed of piece choice and performance settings.")] = 0,
     soundfont: Annotated[Optional[list[Path]], typer.Option("--soundfont", help="General MIDI soundfont(s) to draw from (default: all installed).")] = None,
     jobs: Jobs = 1,
+    overwrite: Annotated[bool, typer.Option("--overwrite", metavar="", help="Replace the dataset in a folder that holds one.")] = False,
 ) -> None:
     """Render scores into a training set: audio with strong note labels and weak theme pairs.
 
@@ -449,6 +514,11 @@ def dataset_cmd(
     transposition (±4), velocity jitter, reverb and noise. ctc.csv lists theme-like excerpts of
     the top voice (6–14 s) with their start and end in the render; bce.csv lists each render
     with its note labels. Both feed `chromatool train`.
+
+    **Examples**
+
+        chromatool dataset data/ --composers bach,palestrina --pieces 50 --jobs 2
+        chromatool dataset data/ scores/*.mxl --overwrite
     """
     from .dataset import build_dataset, corpus_scores, pick_pieces
 
@@ -460,7 +530,8 @@ def dataset_cmd(
                                                pieces, np.random.default_rng(seed))
     settings = RenderSettings(excerpts=excerpts, soundfonts=tuple(str(f) for f in soundfont or ()))
     with progress_bar(len(files), "rendering") as cb:
-        ctc, bce, skipped = build_dataset(files, output, seed=seed, settings=settings, jobs=jobs, on_done=cb)
+        ctc, bce, skipped = build_dataset(files, output, seed=seed, settings=settings, jobs=jobs,
+                                          overwrite=overwrite, on_done=cb)
     for path, msg in skipped:
         _stderr().print(f"[yellow]skipped:[/yellow] {msg}", highlight=False, soft_wrap=True)
     _say(f"rendered {len(files) - len(skipped)} of {len(files)} scores: {ctc} ({_rows(ctc)} excerpts), "
@@ -496,7 +567,8 @@ def train_cmd(
     max_halvings: Annotated[int, typer.Option("--max-halvings", min=0, help="Early stop at the plateau after this many halvings.")] = _TRAIN.max_halvings,
     model_setting: Annotated[Optional[list[str]], typer.Option("--model-setting", help="Architecture setting KEY=VALUE (e.g. channels=32,16,16,16); repeatable.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of initialisation, batches and augmentation.")] = _TRAIN.seed,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUTPUT.last.pt.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", metavar="", help="Continue from OUTPUT.last.pt (same data and settings: what differs is named).")] = False,
+    overwrite: Overwrite = False,
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from the weights of this model file (same architecture), e.g. a salience pre-training.")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch.")] = None,
     cache: Annotated[Optional[Path], typer.Option("--cache", help="HCQT cache folder (default: $CHROMATOOL_CACHE or the user cache dir).")] = None,
@@ -510,6 +582,12 @@ def train_cmd(
     with a restart from the best model, early stop (Zalkow & Müller 2020 §4.1). HCQTs are
     computed once and cached. For several GPUs or CPU processes run it under torchrun, e.g.
     `torchrun --nproc_per_node 2 -m chromatool train ...`.
+
+    **Examples**
+
+        chromatool train --data data/ctc.csv --loss ctc -o chroma.pt
+        chromatool train --data data/bce.csv --loss bce --arch multipitch -o pitch.pt --max-minutes 60
+        chromatool train --data data/ctc.csv --loss ctc -o chroma.pt --resume
     """
     from .training import LOSSES, VOICES, read_manifest, split_by_group, train
 
@@ -529,7 +607,7 @@ def train_cmd(
                       init=str(init) if init else None, voices=voices)
     summary = {"data": str(data), "valid": str(valid) if valid else f"{valid_fraction:g} of the groups"}
     with _training_display() as on_event:
-        res = train(train_items, valid_items, output, cfg=cfg, device=dev, resume=resume,
+        res = train(train_items, valid_items, output, cfg=cfg, device=dev, resume=resume, overwrite=overwrite,
                     cache_root=str(cache) if cache else None, log_path=log, data_summary=summary,
                     jobs=jobs, on_event=on_event)
     _say(f"{res.stopped} after {res.epochs} epochs ({res.steps} steps, {res.seconds / 60:.1f} min); "
@@ -606,38 +684,68 @@ def _training_display() -> Iterator[Callable[[str, dict], None]]:
 
 @command("extract")
 def extract_cmd(
-    inputs: Annotated[list[Path], typer.Argument(help="Audio files or folders (searched recursively).")],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output file (one input) or folder (mirrors input names).")],
-    what: Annotated[str, typer.Option("--output", help="chroma (12, N) ε removed, ℓ2-normalised | pitch (72, N) salience C1–B6 | probs (13, N) CTC posteriors, ε last.")] = "chroma",
+    inputs: Annotated[Optional[list[Path]], typer.Argument(help="Audio files or folders (searched recursively).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (one input) or folder (mirrors input paths).")] = None,
+    what: Annotated[str, typer.Option("--kind", "-k", help="chroma (12, N) ε removed, ℓ2-normalised | pitch (72, N) salience C1–B6 | probs (13, N) CTC posteriors, ε last.")] = "chroma",
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Packaged model name or .pt file (default: the packaged model for the output).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="npy (+ .json sidecar) or npz.")] = "npy",
     device: Device = "auto",
     overwrite: Overwrite = False,
     tuning: Tuning = D.TUNING,
+    skip_existing: SkipExisting = False,
+    files_from: FilesFrom = None,
+    null: Null = False,
 ) -> None:
     """Deep chroma or pitch salience of recordings with a trained model.
 
     Features are rebuilt from the model's own feature configuration (HCQT at 25 frames per
     second); long recordings run in overlapping chunks. The packaged default models work
     offline with no arguments.
+
+    **Examples**
+
+        chromatool extract rec.wav -o chroma.npy
+        chromatool extract recordings/ -o salience/ --kind pitch --skip-existing
+        chromatool extract rec.wav -o probs.npz --kind probs --format npz
     """
     from .deep import OUTPUTS, extract_files, load_model
     from .featurize import plan_outputs
 
-    _choice(what, OUTPUTS, "--output")
+    if out is not None and str(out) in OUTPUTS and not out.exists():
+        raise typer.BadParameter(f"{out} is a kind of output: use --kind {out} (-o/--output is the output path)",
+                                 param_hint="--output")
+    if out is None:
+        raise typer.BadParameter("give the output file or folder", param_hint="--output")
+    _choice(what, OUTPUTS, "--kind")
     _choice(fmt, D.ARRAY_FORMATS, "--format")
     dev = _resolve_device(device)
-    pairs = plan_outputs([str(p) for p in inputs], out, fmt=fmt, overwrite=overwrite)
+    pairs, skipped = plan_outputs(_inputs(inputs, files_from, null, "INPUTS"), out, fmt=fmt,
+                                  overwrite=overwrite, skip_existing=skip_existing)
     lm = load_model(model, output=what, device=dev)
     with progress_bar(len(pairs), f"deep {what}") as cb:
         _, failures = extract_files(pairs, lm, output=what, device=dev, fmt=fmt, overwrite=overwrite,
                                     on_done=cb, tuning=_tuning(tuning))
-    _report_batch(len(pairs), failures, f"deep {what}")
+    _report_batch(len(pairs), failures, f"deep {what}", len(skipped))
+
+
+#: Global options that may also follow the subcommand (chromatool features ... --quiet).
+_GLOBAL_FLAGS = ("--quiet", "-q", "--debug")
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """Move global flags given after the subcommand in front of it (Click reads them only
+    there); everything after ``--`` is left alone."""
+    if not args or args[0].startswith("-"):
+        return args
+    cut = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[1:cut] if a in _GLOBAL_FLAGS]
+    rest = [a for a in args[1:cut] if a not in _GLOBAL_FLAGS]
+    return flags + [args[0]] + rest + args[cut:]
 
 
 def run() -> None:
     """Console-script entry point."""
-    app(prog_name="chromatool")
+    app(args=hoist_global_flags(sys.argv[1:]), prog_name="chromatool")
 
 
 if __name__ == "__main__":  # pragma: no cover

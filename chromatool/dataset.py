@@ -24,7 +24,7 @@ import numpy as np
 
 from . import defaults as D
 from .batch import Callback, map_items
-from .errors import ChromatoolError, ParameterError, ScoreError
+from .errors import ChromatoolError, OutputError, ParameterError, ScoreError
 
 #: music21 corpus composers reserved for testing: never rendered for training.
 TEST_COMPOSERS: tuple[str, ...] = ("mozart", "haydn", "schumann_robert", "schumann_clara", "chopin",
@@ -194,10 +194,16 @@ def _write_manifest(path: Path, columns: tuple[str, ...], rows: list[dict]) -> N
         w.writerows(rows)
 
 
+#: What a dataset folder holds (``overwrite`` removes these and nothing else).
+DATASET_ENTRIES: tuple[str, ...] = ("ctc.csv", "bce.csv", "audio", "labels", "themes")
+
+
 def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
-                  settings: RenderSettings = RenderSettings(), jobs: int = 1,
+                  settings: RenderSettings = RenderSettings(), jobs: int = 1, overwrite: bool = False,
                   on_done: Callback | None = None) -> tuple[Path, Path, list[tuple[Path, str]]]:
-    """Render ``scores`` into ``out``; returns the ctc and bce manifests and the skipped scores."""
+    """Render ``scores`` into ``out``; returns the ctc and bce manifests and the skipped scores.
+    A folder that is not empty is refused unless ``overwrite``, which first removes the dataset
+    a previous run left there (its manifests, audio/, labels/ and themes/; nothing else)."""
     from .render import RenderError, can_render
 
     if not can_render():
@@ -206,6 +212,17 @@ def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
     if not scores:
         raise ParameterError("no scores to render")
     out = Path(out)
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise OutputError(f"{out}: exists and is not empty (overwrite=True replaces the dataset in it)")
+        import shutil
+
+        for name in DATASET_ENTRIES:
+            p = out / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
     out.mkdir(parents=True, exist_ok=True)
     tasks, seen = [], set()
     for i, p in enumerate(scores):

@@ -209,9 +209,9 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = "chroma", dev
 
     arch = lm.arch
     if output == "pitch" and arch != "multipitch":
-        raise ModelError(f"--output pitch needs a multipitch model; {Path(lm.source).name} is {arch}")
+        raise ModelError(f"output='pitch' needs a multipitch model; {Path(lm.source).name} is {arch}")
     if output == "probs" and arch != "ctc-chroma":
-        raise ModelError(f"--output probs needs a ctc-chroma model; {Path(lm.source).name} is {arch}")
+        raise ModelError(f"output='probs' needs a ctc-chroma model; {Path(lm.source).name} is {arch}")
     feats = {**lm.features, "fmin": float(lm.features["fmin"]) * 2.0 ** (tuning / 1200.0)}
     H = input_hcqt(y, feats, engine=engine, log=False)
     ref = float(H.max()) if H.size else 0.0

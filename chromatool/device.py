@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from .errors import ParameterError
+import os
+import sys
+
 from . import defaults as D
+from .errors import ParameterError
+
+
+def _nvidia_present() -> bool:
+    """Whether an NVIDIA driver is loaded (its /proc entry or device nodes exist): cheap,
+    without importing torch."""
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0") \
+        or os.path.exists("/dev/nvidiactl")
 
 
 def resolve_device(name: str = "auto") -> str:
@@ -12,6 +22,8 @@ def resolve_device(name: str = "auto") -> str:
         raise ParameterError(f"unknown device {name!r}; choose one of {', '.join(D.DEVICES)}")
     if name == "cpu":
         return "cpu"
+    if name == "auto" and "torch" not in sys.modules and not _nvidia_present():
+        return "cpu"  # no GPU driver: no need to import torch (seconds) to learn that
     try:
         import torch
     except ImportError:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import defaults as D
 from .audio import AUDIO_EXTENSIONS, load_audio
 from .batch import Callback, map_items
-from .errors import ChromatoolError, ParameterError
+from .errors import ChromatoolError, OutputError, ParameterError
 from .features import Engine, Features, compute
-from .io import check_writable, collect_files, mirrored_output, save_array
+from .io import check_distinct, collect_files, mirrored_outputs, outputs_of, save_array
 
 
 def engine_for(device: str) -> Engine | None:
@@ -61,32 +61,54 @@ def _run_task(task: FeatureTask) -> list[Path]:
 class BatchReport:
     written: list[Path]
     failures: list[tuple[Path, str]]
+    skipped: list[Path] = field(default_factory=list)
 
 
-def plan_outputs(inputs: list[str | Path], output: str | Path, *, fmt: str,
-                 overwrite: bool) -> list[tuple[Path, Path]]:
-    """(audio file, output path) pairs. A single file with an output that is not a folder
-    writes there; otherwise ``output`` is a folder and the outputs mirror the inputs' names.
-    Existing outputs are refused (without ``overwrite``) before any work is done."""
+def plan_outputs(inputs: list[str | Path], output: str | Path, *, fmt: str, overwrite: bool,
+                 skip_existing: bool = False) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """(audio file, output path) pairs to compute, and the inputs skipped because their outputs
+    are complete (``skip_existing``). A single file with an output that is not a folder writes
+    there; otherwise ``output`` is a folder and the outputs mirror the inputs' paths relative to
+    their common parent. Existing outputs are refused (without ``overwrite`` or
+    ``skip_existing``), and collisions found, before any work is done."""
     if fmt not in D.ARRAY_FORMATS:
         raise ParameterError(f"unknown format {fmt!r}; choose one of {', '.join(D.ARRAY_FORMATS)}")
+    if overwrite and skip_existing:
+        raise ParameterError("overwrite and skip_existing exclude each other")
+    if str(output) == "-":
+        raise ParameterError("output '-': arrays are written to files, not to stdout; give a file or folder")
     files = collect_files(inputs, AUDIO_EXTENSIONS)
     if not files:
         raise ChromatoolError("no audio files found in " + ", ".join(str(p) for p in inputs))
     out = Path(output)
     single = (len(inputs) == 1 and len(files) == 1 and files[0][0] == files[0][1]
               and not out.is_dir() and not str(output).endswith(("/", "\\")))
-    pairs = [(path, out if single else mirrored_output(path, root, out, f".{fmt}")) for path, root in files]
-    if not overwrite:
-        for _, dest in pairs:
-            check_writable(dest, overwrite=False)
-    return pairs
+    if single:
+        if out.suffix.lower() in (".npy", ".npz") and out.suffix.lower() != f".{fmt}":
+            raise ParameterError(f"output {out} does not end in .{fmt} (the format); name it "
+                                 f"{out.with_suffix('.' + fmt).name} or choose fmt={out.suffix[1:]!r}")
+        dest = out if out.suffix.lower() == f".{fmt}" else out.with_name(f"{out.name}.{fmt}")
+        check_distinct([files[0][0]], [dest])
+        pairs = [(files[0][0], dest)]
+    else:
+        pairs = list(zip([f for f, _ in files], mirrored_outputs(files, out, f".{fmt}")))
+    todo, skipped = [], []
+    for src, dest in pairs:
+        done = [p.exists() for p in outputs_of(dest, fmt)]
+        if all(done) and skip_existing:
+            skipped.append(src)
+        elif any(done) and not overwrite and not skip_existing:
+            raise OutputError(f"{dest}: exists (overwrite=True replaces it, skip_existing=True keeps it)")
+        else:
+            todo.append((src, dest))
+    return todo, skipped
 
 
 def plan_feature_tasks(inputs: list[str | Path], output: str | Path, *, kind: str,
-                       feature_rate: float, device: str, fmt: str,
-                       overwrite: bool, tuning: str | float = D.TUNING) -> list[FeatureTask]:
-    """One task per audio file (outputs as :func:`plan_outputs`)."""
+                       feature_rate: float, device: str, fmt: str, overwrite: bool,
+                       tuning: str | float = D.TUNING, skip_existing: bool = False
+                       ) -> tuple[list[FeatureTask], list[Path]]:
+    """One task per audio file to compute, and the files skipped (outputs as :func:`plan_outputs`)."""
     if kind not in D.FEATURE_KINDS:
         raise ParameterError(f"unknown feature kind {kind!r}; choose one of {', '.join(D.FEATURE_KINDS)}")
     D.hop_length(D.SAMPLE_RATE, feature_rate)
@@ -94,8 +116,9 @@ def plan_feature_tasks(inputs: list[str | Path], output: str | Path, *, kind: st
 
     if tuning != "auto":
         resolve_tuning(tuning)  # checked before any work
+    todo, skipped = plan_outputs(inputs, output, fmt=fmt, overwrite=overwrite, skip_existing=skip_existing)
     return [FeatureTask(src, dest, kind, feature_rate, device, fmt, overwrite, tuning)
-            for src, dest in plan_outputs(inputs, output, fmt=fmt, overwrite=overwrite)]
+            for src, dest in todo], skipped
 
 
 def run_feature_tasks(tasks: list[FeatureTask], *, jobs: int = 1,

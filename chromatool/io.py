@@ -25,27 +25,41 @@ def check_writable(path: str | os.PathLike, *, overwrite: bool) -> Path:
     """Raise if ``path`` exists and ``overwrite`` is false; create its folder."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise OutputError(f"{path}: exists; pass --overwrite to replace it")
+        raise OutputError(f"{path}: exists (overwrite=True replaces it)")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o777)
     except OSError as exc:
         raise OutputError(f"{path.parent}: cannot create folder ({exc.strerror})") from exc
     return path
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` gives a new file under the current umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path: str | os.PathLike, write, *, mode: str = "wb") -> None:
-    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it into place."""
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it into place.
+    The file gets the mode the umask gives (as ``open()`` would), not the temporary's 0600."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror})") from exc
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):  # a full disk, a vanished folder: a per-file failure
+            raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
         raise
 
 
@@ -125,10 +139,56 @@ def collect_files(paths: Iterable[str | os.PathLike], extensions: tuple[str, ...
     return out
 
 
-def mirrored_output(path: Path, root: Path, out_dir: Path, suffix: str) -> Path:
-    """``out_dir / (path relative to root)`` with ``suffix``; a file named directly keeps its name."""
-    rel = Path(path.name) if root == path else path.relative_to(root)
-    return out_dir / rel.with_suffix(suffix)
+def mirrored_outputs(files: list[tuple[Path, Path]], out_dir: Path, suffix: str) -> list[Path]:
+    """One output per (file, root) pair of :func:`collect_files`: ``out_dir`` / the file's path
+    relative to the common parent of all the roots (a folder given, or the folder of a file
+    given), with ``suffix``. Two inputs never share an output: ``a/x.wav b/x.wav`` go to
+    ``out/a/x`` and ``out/b/x``; a collision that remains (``x.wav`` and ``x.flac``) or an
+    output that is one of the inputs raises before any work starts."""
+    from .errors import ChromatoolError
+
+    if not files:
+        return []
+    bases = [os.path.abspath(r if r.is_dir() else r.parent) for _, r in files]
+    common = os.path.commonpath(bases)
+    outs = [out_dir / Path(os.path.relpath(os.path.abspath(f), common)).with_suffix(suffix) for f, _ in files]
+    check_distinct([f for f, _ in files], outs)
+    return outs
+
+
+def check_distinct(inputs: list[Path], outputs: list[Path]) -> None:
+    """Raise when two inputs map to one output, or an output is an input."""
+    from .errors import ChromatoolError
+
+    seen: dict[str, Path] = {}
+    ins = {os.path.abspath(p) for p in inputs}
+    for src, dest in zip(inputs, outputs):
+        key = os.path.abspath(dest)
+        if key in ins:
+            raise ChromatoolError(f"{dest}: the output would replace an input; choose another output")
+        if key in seen and seen[key] != src:
+            raise ChromatoolError(f"{seen[key]} and {src} would both be written to {dest}; "
+                                  "rename one or give them separate runs")
+        seen[key] = src
+
+
+def outputs_of(path: Path, fmt: str) -> list[Path]:
+    """The files :func:`save_array` writes for ``path`` in ``fmt`` (the array and its sidecar)."""
+    return [path] if fmt == "npz" else [path, sidecar_path(path)]
+
+
+def read_file_list(source: str, *, null: bool = False) -> list[str]:
+    """Paths from a file list (``-``: stdin), one per line or NUL-separated (``find -print0``)."""
+    import sys
+
+    from .errors import ChromatoolError
+
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    except OSError as exc:
+        raise ChromatoolError(f"{source}: cannot read the file list ({exc.strerror})") from exc
+    items = text.split("\0") if null else text.splitlines()
+    return [p for p in (i.strip("\n") if null else i.strip() for i in items) if p]
 
 
 def read_csv_rows(path: str | os.PathLike, columns: tuple[str, ...], *, what: str) -> list[dict]:

@@ -8,7 +8,7 @@ matched segment is backtracked for the reported hits only.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,6 @@ from . import defaults as D
 from .audio import AUDIO_EXTENSIONS
 from .batch import Callback, map_items
 from .cache import FeatureCache
-from .dtw import locate_match, match_queries
 from .errors import ChromatoolError, ParameterError
 from .io import collect_files
 from .score import SCORE_EXTENSIONS, read_score
@@ -50,6 +49,8 @@ class RetrievalResult:
     n_docs: int
     cache_hits: int
     cache_misses: int
+    n_queries: int = 0
+    unmatched: list[tuple[str, str]] = field(default_factory=list)  # (document, reason)
 
 
 def query_chroma(path: str | Path, *, feature_rate: float = D.FEATURE_RATE) -> np.ndarray:
@@ -152,6 +153,8 @@ def rank(queries: list[tuple[str, np.ndarray]], docs: list[tuple[str, np.ndarray
         raise ParameterError(f"--top must be at least 1, got {top}")
     if not docs:
         raise ChromatoolError("empty database: no documents could be read")
+    from .dtw import locate_match, match_queries  # numba: imported when there is work
+
     shifts = list(range(D.N_CHROMA)) if transpose else [0]
     expanded = [np.roll(q, s, axis=0) for _, q in queries for s in shifts]
     if device == "cpu":
@@ -223,4 +226,16 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
             n_hits += int(r[1])
     hits = rank(queries, docs, top=top, transpose=transpose, feature_rate=feature_rate,
                 device=device)
-    return RetrievalResult(hits, skipped, len(dfiles), n_hits, len(docs) - n_hits)
+    return RetrievalResult(hits, skipped, len(dfiles), n_hits, len(docs) - n_hits, len(queries),
+                           unmatched_documents(queries, docs, feature_rate=feature_rate))
+
+
+def unmatched_documents(queries: list[tuple[str, np.ndarray]], docs: list[tuple[str, np.ndarray]], *,
+                        feature_rate: float = D.FEATURE_RATE) -> list[tuple[str, str]]:
+    """Documents too short for some query: the steps advance the document by at most two frames
+    per query frame, so an N-frame query needs ceil(N / 2) frames of recording."""
+    longest = max(q.shape[1] for _, q in queries)
+    need = int(np.ceil(longest / max(s[1] for s in D.DTW_STEP_SIZES)))
+    return [(name, f"{name}: {x.shape[1] / feature_rate:.1f} s is shorter than the longest query can "
+                   f"match ({need / feature_rate:.1f} s); left out of its ranking")
+            for name, x in docs if x.shape[1] < need]

@@ -36,7 +36,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import defaults as D
-from .errors import ChromatoolError, ParameterError
+from .errors import ChromatoolError, OutputError, ParameterError
 
 LOSSES: tuple[str, ...] = ("ctc", "bce", "ce")
 DEFAULT_ARCH: dict[str, str] = {"ctc": "ctc-chroma", "bce": "multipitch", "ce": "ctc-chroma"}
@@ -443,10 +443,12 @@ def _evaluate(model, batcher: Batcher, device: str, dist_info: DistInfo) -> floa
 def train(train_items: list[Item], valid_items: list[Item], output: str | Path, *,
           cfg: TrainConfig = TrainConfig(), device: str = "cpu", resume: bool = False,
           cache_root: str | None = None, log_path: str | Path | None = None,
-          data_summary: dict | None = None, jobs: int = 1,
+          data_summary: dict | None = None, jobs: int = 1, overwrite: bool = False,
           on_event: Callable[[str, dict], None] | None = None) -> TrainResult:
     """Train a model; writes ``output`` (best model), ``<output>.last.pt`` (for ``--resume``)
-    and a JSON-lines log (``<output>.log.jsonl`` unless ``log_path``).
+    and a JSON-lines log (``<output>.log.jsonl`` unless ``log_path``). An existing model is not
+    replaced unless ``overwrite``; ``resume`` continues only with the data and settings of the
+    checkpoint (it says what differs).
 
     ``on_event(kind, info)``: "features" (i, n), "step" (epoch, step, loss), "epoch" (the log
     record) — the library draws nothing.
@@ -471,6 +473,13 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     output = Path(output)
     last_path = output.with_suffix(".last.pt")
     log_path = Path(log_path) if log_path else output.with_suffix(".log.jsonl")
+    if not resume and not overwrite:
+        for p in (output, last_path):
+            if p.exists():
+                raise OutputError(f"{p}: exists (resume=True continues that training, overwrite=True starts "
+                                  "a new one in its place)")
+    if overwrite and not resume and log_path.exists():
+        log_path.unlink()
     dist_info = init_distributed(device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -504,6 +513,7 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
         if not last_path.is_file():
             raise ChromatoolError(f"--resume: no training checkpoint {last_path}")
         ck = load_matching(last_path, "--resume")
+        _check_resume(ck.get("training", {}), _run_identity(train_items, valid_items, cfg, arch), last_path)
         opt.load_state_dict(ck["optimizer"])
         state.update(ck["schedule"])
         best_state = ck.get("best_state_dict")
@@ -514,6 +524,7 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
         ddp_model = DistributedDataParallel(model, device_ids=[0] if device == "cuda" else None)
 
     summary = {"loss": cfg.loss, "config": {**asdict(cfg), "arch": arch}, "parameters": n_parameters(model),
+               "run": _run_identity(train_items, valid_items, cfg, arch),
                "train_items": len(train_items), "valid_items": len(valid_items),
                "processes": dist_info.world, "device": device, **(data_summary or {})}
     emit("start", summary)
@@ -589,6 +600,35 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
         dist.barrier()
     return TrainResult(output, state["epoch"], state["best_epoch"], state["best_loss"], state["step"],
                        state["seconds"], stopped)
+
+
+#: Settings that must not change when a training run is resumed.
+_RUN_SETTINGS = ("loss", "voices", "crop_seconds", "batch_size", "max_transpose", "seed")
+
+
+def _run_identity(train_items: list[Item], valid_items: list[Item], cfg: TrainConfig, arch: str) -> dict:
+    """What a resumed run must share with the checkpoint: the data (digests of the training and
+    validation items) and the settings that shape batches and targets."""
+    import hashlib
+
+    def digest(items: list[Item]) -> str:
+        rows = [(str(it.audio), it.group, round(it.start, 4), round(it.end, 4), it.target,
+                 len(it.notes) if it.notes is not None else -1) for it in items]
+        return hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()[:16]
+
+    return {"train_data": digest(train_items), "valid_data": digest(valid_items), "arch": arch,
+            **{k: getattr(cfg, k) for k in _RUN_SETTINGS}}
+
+
+def _check_resume(training: dict, now: dict, path: Path) -> None:
+    before = training.get("run")
+    if before is None:
+        return  # a checkpoint from before runs were recorded
+    diff = [k for k in now if before.get(k) != now[k]]
+    if diff:
+        what = ", ".join(f"{k} ({before.get(k)} → {now[k]})" if "data" not in k else f"{k} (the manifest or its split changed)"
+                         for k in diff)
+        raise ParameterError(f"resume: {path} was trained with other data or settings: {what}")
 
 
 def _save(path: Path, obj: dict) -> None:

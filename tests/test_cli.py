@@ -72,7 +72,7 @@ def test_features_single_file(tmp_path, wav):
     assert meta["feature_rate"] == D.FEATURE_RATE and meta["kind"] == "chroma"
     # refuses to overwrite, then does with --overwrite
     r = invoke("features", wav, "-o", out)
-    assert r.exit_code == 1 and "exists; pass --overwrite" in r.output
+    assert r.exit_code == 1 and "exists (--overwrite replaces it" in r.output
     assert invoke("features", wav, "-o", out, "--overwrite").exit_code == 0
 
 

@@ -268,7 +268,7 @@ def test_training_is_reproducible_with_a_seed(mini, tmp_path):
 def test_tiny_multipitch_model_and_pitch_evaluation(mini, tmp_path):
     out = _train(tmp_path, mini[1], "bce", "--arch", "multipitch")
     wav = mini[1].parent / "audio" / "m1.wav"
-    r = invoke("extract", wav, "-o", tmp_path / "p.npz", "--model", out, "--output", "pitch", "--format", "npz")
+    r = invoke("extract", wav, "-o", tmp_path / "p.npz", "--model", out, "--kind", "pitch", "--format", "npz")
     assert r.exit_code == 0, r.output
     p, meta = load_array(tmp_path / "p.npz")
     assert p.shape[0] == 72 and ((p >= 0) & (p <= 1)).all()
@@ -378,7 +378,7 @@ def test_extract_with_the_default_model(tmp_path):
     assert r.exit_code == 0, r.output
     c, meta = load_array(tmp_path / "chroma.npy")
     assert c.shape == (12, 161) and meta["feature_rate"] == D.FEATURE_RATE
-    r = invoke("extract", OP67, "-o", tmp_path / "pitch.npy", "--output", "pitch")
+    r = invoke("extract", OP67, "-o", tmp_path / "pitch.npy", "--kind", "pitch")
     assert r.exit_code == 0, r.output
     assert load_array(tmp_path / "pitch.npy")[0].shape == (72, 161)
 
