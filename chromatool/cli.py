@@ -507,6 +507,7 @@ def dataset_cmd(
     soundfont: Annotated[Optional[list[Path]], typer.Option("--soundfont", help="General MIDI soundfont(s) to draw from (default: all installed).")] = None,
     jobs: Jobs = 1,
     overwrite: Annotated[bool, typer.Option("--overwrite", metavar="", help="Replace the dataset in a folder that holds one.")] = False,
+    skip_existing: SkipExisting = False,
 ) -> None:
     """Render scores into a training set: audio with strong note labels and weak theme pairs.
 
@@ -531,7 +532,7 @@ def dataset_cmd(
     settings = RenderSettings(excerpts=excerpts, soundfonts=tuple(str(f) for f in soundfont or ()))
     with progress_bar(len(files), "rendering") as cb:
         ctc, bce, skipped = build_dataset(files, output, seed=seed, settings=settings, jobs=jobs,
-                                          overwrite=overwrite, on_done=cb)
+                                          overwrite=overwrite, skip_existing=skip_existing, on_done=cb)
     for path, msg in skipped:
         _stderr().print(f"[yellow]skipped:[/yellow] {msg}", highlight=False, soft_wrap=True)
     _say(f"rendered {len(files) - len(skipped)} of {len(files)} scores: {ctc} ({_rows(ctc)} excerpts), "

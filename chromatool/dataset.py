@@ -17,6 +17,7 @@ material of one work on one side of a validation split.
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import numpy as np
 from . import defaults as D
 from .batch import Callback, map_items
 from .errors import ChromatoolError, OutputError, ParameterError, ScoreError
+from .io import atomic_write
 
 #: music21 corpus composers reserved for testing: never rendered for training.
 TEST_COMPOSERS: tuple[str, ...] = ("mozart", "haydn", "schumann_robert", "schumann_clara", "chopin",
@@ -184,7 +186,19 @@ def render_piece(task: RenderTask) -> dict[str, list[dict]]:
         ctc.append({"audio": str(audio), "start": f"{float(curve(t0)):.3f}",
                     "end": f"{float(curve(t1)):.3f}", "theme": str(theme), "transpose": shift,
                     "group": group})
-    return {"ctc": ctc, "bce": [{"audio": str(audio), "labels": str(labels), "group": group}]}
+    rows = {"ctc": ctc, "bce": [{"audio": str(audio), "labels": str(labels), "group": group}]}
+    _rows_path(task).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(_rows_path(task), lambda f: json.dump(rows, f), mode="w")  # last: the piece is complete
+    return rows
+
+
+def _rows_path(task: RenderTask) -> Path:
+    return task.out / "rows" / f"{task.name}.json"
+
+
+def _kept_rows(task: RenderTask) -> dict[str, list[dict]]:
+    """The manifest rows of a piece rendered by an earlier run (``skip_existing``)."""
+    return json.loads(_rows_path(task).read_text())
 
 
 def _write_manifest(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
@@ -195,15 +209,18 @@ def _write_manifest(path: Path, columns: tuple[str, ...], rows: list[dict]) -> N
 
 
 #: What a dataset folder holds (``overwrite`` removes these and nothing else).
-DATASET_ENTRIES: tuple[str, ...] = ("ctc.csv", "bce.csv", "audio", "labels", "themes")
+DATASET_ENTRIES: tuple[str, ...] = ("ctc.csv", "bce.csv", "audio", "labels", "themes", "rows")
 
 
 def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
                   settings: RenderSettings = RenderSettings(), jobs: int = 1, overwrite: bool = False,
-                  on_done: Callback | None = None) -> tuple[Path, Path, list[tuple[Path, str]]]:
+                  skip_existing: bool = False, on_done: Callback | None = None
+                  ) -> tuple[Path, Path, list[tuple[Path, str]]]:
     """Render ``scores`` into ``out``; returns the ctc and bce manifests and the skipped scores.
     A folder that is not empty is refused unless ``overwrite``, which first removes the dataset
-    a previous run left there (its manifests, audio/, labels/ and themes/; nothing else)."""
+    a previous run left there (its manifests, audio/, labels/, themes/ and rows/; nothing
+    else), or ``skip_existing``, which keeps the pieces an interrupted run of the same command
+    completed and renders the rest (the manifests are written anew from all of them)."""
     from .render import RenderError, can_render
 
     if not can_render():
@@ -212,7 +229,9 @@ def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
     if not scores:
         raise ParameterError("no scores to render")
     out = Path(out)
-    if out.is_dir() and any(out.iterdir()):
+    if overwrite and skip_existing:
+        raise ParameterError("overwrite and skip_existing exclude each other")
+    if out.is_dir() and any(out.iterdir()) and not skip_existing:
         if not overwrite:
             raise OutputError(f"{out}: exists and is not empty (overwrite=True replaces the dataset in it)")
         import shutil
@@ -231,7 +250,10 @@ def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
             name = f"{name}_{i}"
         seen.add(name)
         tasks.append(RenderTask(Path(p), out, seed * 100003 + i, settings, name))
-    results = map_items(render_piece, tasks, jobs=jobs, on_done=on_done)
+    kept = {i for i, t in enumerate(tasks) if skip_existing and _rows_path(t).is_file()}
+    todo = [t for i, t in enumerate(tasks) if i not in kept]
+    fresh = iter(map_items(render_piece, todo, jobs=jobs, on_done=on_done))
+    results = [_kept_rows(t) if i in kept else next(fresh) for i, t in enumerate(tasks)]
     ctc, bce, skipped = [], [], []
     for t, r in zip(tasks, results):
         if isinstance(r, ChromatoolError):

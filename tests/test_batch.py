@@ -227,3 +227,25 @@ def test_per_file_failures_show_tracebacks_only_with_debug(tmp_path):
         p = subprocess.run(CHROMATOOL + ["--debug", "features", str(d), "-o", str(tmp_path / f"d{jobs}"),
                                          "--tuning", "0", "--jobs", jobs], capture_output=True, text=True, cwd=ROOT)
         assert p.returncode != 0 and "Traceback" in p.stderr and "bad.wav" in p.stderr
+
+
+def test_interrupted_dataset_finishes_with_skip_existing(tmp_path):
+    from chromatool.render import can_render
+
+    if not can_render():
+        pytest.skip("FluidSynth is not installed")
+    d = tmp_path / "data"
+    args = ["dataset", d, "--composers", "bach", "--pieces", "2", "--excerpts", "1", "--seed", "3"]
+    r = invoke(*args)
+    assert r.exit_code == 0, r.output
+    first = (d / "bce.csv").read_text()
+    rows = sorted((d / "rows").glob("*.json"))
+    assert len(rows) == 2
+    rows[1].unlink()  # as if interrupted while rendering the second piece
+    kept_audio = (d / "audio" / (rows[0].stem + ".flac")).stat().st_mtime_ns
+    r = invoke(*args, "--skip-existing")
+    assert r.exit_code == 0, r.output
+    assert (d / "bce.csv").read_text() == first  # the same manifest as an uninterrupted run
+    assert (d / "audio" / (rows[0].stem + ".flac")).stat().st_mtime_ns == kept_audio
+    r = invoke(*args, "--overwrite")
+    assert r.exit_code == 0 and (d / "bce.csv").read_text() == first
