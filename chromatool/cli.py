@@ -265,6 +265,8 @@ def retrieve_cmd(
     device: Device = "auto",
     jobs: Jobs = 1,
     tuning: Tuning = D.TUNING,
+    files_from: Annotated[Optional[str], typer.Option("--files-from", help="Read the database's recordings from this file list (- for stdin); every argument is then a query.", metavar="FILE")] = None,
+    null: Null = False,
 ) -> None:
     """Rank recordings for symbolic theme queries (subsequence DTW on chroma).
 
@@ -281,16 +283,24 @@ def retrieve_cmd(
     """
     from .retrieval import RETRIEVAL_FEATURES, retrieve
 
-    if len(paths) < 2:
+    if files_from:
+        from .io import read_file_list
+
+        queries, database = [str(p) for p in paths], read_file_list(files_from, null=null)
+        if not queries:
+            raise typer.BadParameter("give at least one query", param_hint="QUERY...")
+    elif len(paths) < 2:
         raise typer.BadParameter("give at least one query and the database", param_hint="QUERY... DOCS")
     _choice(features, RETRIEVAL_FEATURES, "--features")
     _choice(fmt, OUTPUT_FORMATS, "--format")
     dev = _resolve_device(device)
     from .retrieval import collect_documents
 
-    doc_files = collect_documents([paths[-1]])  # scanned once: the count sizes the progress bar
+    if not files_from:
+        queries, database = [str(p) for p in paths[:-1]], [str(paths[-1])]
+    doc_files = collect_documents(database)  # scanned once: the count sizes the progress bar
     with progress_bar(len(doc_files), "document features") as cb:
-        res = retrieve(paths[:-1], doc_files, features=features, top=top, transpose=transpose,
+        res = retrieve(queries, doc_files, features=features, top=top, transpose=transpose,
                        feature_rate=feature_rate, cache_root=str(cache) if cache else None,
                        device=dev, jobs=jobs, strict=strict, model=model, on_done=cb,
                        tuning=_tuning(tuning))

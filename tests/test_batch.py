@@ -174,6 +174,9 @@ def test_retrieve_lists_recordings_too_short_and_counts_queries(tmp_path):
     r = invoke("retrieve", q, tmp_path, "--format", "tsv", "--cache", tmp_path / "cache")
     assert r.exit_code == 0, r.output
     assert "unmatched:" in r.output and "short.wav" in r.output and "1 queries" in r.output
+    r = invoke("retrieve", q, "--files-from", "-", "--format", "tsv", "--cache", tmp_path / "cache",
+               input=str(tmp_path / "long.wav") + "\n")
+    assert r.exit_code == 0 and "1 documents" in r.output and "long.wav" in r.output
 
 
 def test_closed_stdout_ends_quietly(tmp_path):
