@@ -1,3 +1,6 @@
-from .cli import run
+"""``python -m chromatool``: the command line."""
 
-run()
+if __name__ == "__main__":
+    from .cli import run
+
+    run()

@@ -271,7 +271,25 @@ def align_notes(notes: NoteList, y: np.ndarray, *, feature_rate: float = D.ALIGN
 def align(score: str | Path, audio: str | Path, *, feature_rate: float = D.ALIGN_FEATURE_RATE,
           synthesis: str = "auto", soundfont: str | None = None, tuning: str | float = "auto",
           refine: bool = True, force: bool = False) -> Alignment:
-    """Align a score file to a recording file (see :func:`align_notes` for the parameters)."""
+    """Align a score file to a recording file (see :func:`align_notes` for the parameters).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, soundfile as sf
+    >>> from music21 import corpus
+    >>> from chromatool import align, read_score
+    >>> from chromatool.render import synthesize, to_pretty_midi
+    >>> d = tempfile.mkdtemp()
+    >>> notes = read_score(corpus.getWork("bach/bwv66.6"))
+    >>> to_pretty_midi(notes).write(os.path.join(d, "score.mid"))
+    >>> sf.write(os.path.join(d, "slow.wav"), synthesize(notes.time_scaled(1.25)), 22050)  # played slower
+    >>> a = align(os.path.join(d, "score.mid"), os.path.join(d, "slow.wav"))
+    >>> bool(np.median(np.abs(a.notes.onset - 1.25 * notes.onset)) < 0.03), a.warnings()
+    (True, [])
+    >>> float(np.round(a.to_recording(4.0), 1))  # score second 4 in the recording
+    5.0
+    """
     notes = read_score(score)
     y = load_audio(audio)
     return align_notes(notes, y, feature_rate=feature_rate, synthesis=synthesis, soundfont=soundfont,

@@ -36,6 +36,17 @@ def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     ------
     AudioError
         missing, unreadable, truncated, empty or all-silent input.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, soundfile as sf
+    >>> from chromatool import load_audio
+    >>> path = os.path.join(tempfile.mkdtemp(), "a4.wav")
+    >>> sf.write(path, 0.5 * np.sin(2 * np.pi * 440 * np.arange(44100) / 44100), 44100)  # 1 s at 44.1 kHz
+    >>> y = load_audio(path)  # mono float32 at 22050 Hz
+    >>> y.shape, y.dtype
+    ((22050,), dtype('float32'))
     """
     import soundfile as sf
 

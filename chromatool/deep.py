@@ -139,7 +139,15 @@ def resolve_model(name: str | None, output: str = "chroma") -> Path:
 
 
 def load_model(name: str | Path | None = None, *, output: str = "chroma", device: str = "cpu") -> LoadedModel:
-    """Load a checkpoint (path, packaged model name, or the default for ``output``)."""
+    """Load a checkpoint (path, packaged model name, or the default for ``output``).
+
+    Examples
+    --------
+    >>> from chromatool import load_model
+    >>> m = load_model()  # the packaged ctc-chroma; load_model(output="pitch") the multi-pitch one
+    >>> m.arch, m.features["feature_rate"]
+    ('ctc-chroma', 25.0)
+    """
     from .models import build_model
 
     path = resolve_model(str(name) if name is not None else None, output)
@@ -226,6 +234,45 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = "chroma", dev
     params = {"model": Path(lm.source).name, "arch": arch, "output": output,
               **{k: v for k, v in lm.features.items() if k not in ("kind",)}, "tuning": float(tuning)}
     return Features(act.astype(np.float32), float(lm.features["feature_rate"]), f"deep-{output}", params)
+
+
+def extract(audio: str | Path | np.ndarray, *, model: str | Path | None = None, kind: str = "chroma",
+            tuning: str | float = D.TUNING, device: str = "cpu") -> Features:
+    """Deep features of one recording with a trained model.
+
+    Parameters
+    ----------
+    audio : a file path, or mono audio at the model's sample rate (22050 Hz)
+    model : a packaged model name or a .pt file; by default the packaged model for ``kind``
+    kind : "chroma" (12, N), "pitch" (72, N) salience C1–B6 or "probs" (13, N) CTC posteriors
+    tuning : the recording's deviation from A440 in cents, or "auto" to estimate it
+    device : "cpu" or "cuda"
+
+    Returns
+    -------
+    Features at the model's feature rate
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chromatool import extract
+    >>> t = np.arange(2 * 22050) / 22050
+    >>> y = sum(np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0)).astype(np.float32)  # C major
+    >>> f = extract(y, kind="pitch")
+    >>> f.data.shape[0], f.feature_rate
+    (72, 25.0)
+    >>> sorted(int(i) % 12 for i in np.argsort(f.data.mean(axis=1))[-3:])  # C, E, G
+    [0, 4, 7]
+    """
+    from .audio import load_audio
+    from .tuning import resolve_tuning
+
+    if kind not in OUTPUTS:
+        raise ParameterError(f"kind must be one of {', '.join(OUTPUTS)}, got {kind!r}")
+    lm = cached_model(str(model) if model is not None else None, device, kind)
+    sr = int(lm.features["sr"])
+    y = load_audio(audio, sr=sr) if isinstance(audio, (str, Path)) else np.asarray(audio, dtype=np.float32)
+    return deep_features(y, lm, output=kind, device=device, tuning=resolve_tuning(tuning, y, sr=sr))
 
 
 def extract_files(pairs: list[tuple[Path, Path]], lm: LoadedModel, *, output: str = "chroma",

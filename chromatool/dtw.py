@@ -123,6 +123,17 @@ def subsequence_dtw(C: np.ndarray, *, step_sizes=D.DTW_STEP_SIZES,
     delta : np.ndarray [shape=(M,)] ``D[N-1, m] / N``: the cost of the best match ending at m,
         normalised by the query length
     D : np.ndarray [shape=(N, M)]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chromatool import subsequence_dtw
+    >>> C = np.array([[1.0, 0, 1, 1, 1], [1, 1, 0, 1, 1]])  # a 2-frame query that fits at columns 1-2
+    >>> delta, _ = subsequence_dtw(C)
+    >>> delta
+    array([inf, 1. , 0. , 0.5, 1. ])
+    >>> int(np.argmin(delta))  # the best match ends at column 2
+    2
     """
     Dm, _ = accumulated_cost(C, subsequence=True, step_sizes=step_sizes, step_weights=step_weights)
     return Dm[-1] / Dm.shape[0], Dm

@@ -53,6 +53,14 @@ class Features:
     feature_rate : frames per second
     kind : what the array is ("hcqt", "chroma", ...)
     params : the parameters that computed it (JSON-serialisable)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chromatool import Features
+    >>> F = Features(np.zeros((12, 50)), feature_rate=25.0, kind="chroma")
+    >>> F.duration, F.times()[:3]
+    (2.0, array([0.  , 0.04, 0.08]))
     """
 
     data: np.ndarray
@@ -359,6 +367,17 @@ def hcqt(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEAT
     Returns
     -------
     Features with ``data`` [shape=(n_harmonics, n_bins, n_frames)] in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chromatool import hcqt
+    >>> y = np.sin(2 * np.pi * 261.63 * np.arange(22050) / 22050).astype(np.float32)  # C4, 1 s
+    >>> F = hcqt(y)
+    >>> F.data.shape, F.feature_rate
+    ((6, 216, 26), 25.0)
+    >>> int(F.data[1].mean(axis=-1).argmax())  # harmonic 1: the C4 bin (3 bins per semitone from C1)
+    108
     """
     H = hcqt_magnitude(y, sr=sr, feature_rate=feature_rate, harmonics=harmonics,
                        fmin=_tuned(fmin, tuning), n_bins=n_bins, bins_per_octave=bins_per_octave,
@@ -373,7 +392,19 @@ def cqt(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEATU
         bins_per_octave: int = D.BINS_PER_OCTAVE, engine: Engine | None = None,
         tuning: float = 0.0) -> Features:
     """CQT magnitude (as ``np.abs(librosa.cqt(...))``), shape (n_bins, n_frames), the filters
-    centred ``tuning`` cents from A440 (bin 0 stays "C1" of the recording's own tuning)."""
+    centred ``tuning`` cents from A440 (bin 0 stays "C1" of the recording's own tuning).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chromatool import cqt
+    >>> y = np.sin(2 * np.pi * 261.63 * np.arange(22050) / 22050).astype(np.float32)  # C4, 1 s
+    >>> F = cqt(y)
+    >>> F.data.shape, F.feature_rate
+    ((216, 26), 25.0)
+    >>> int(F.data.mean(axis=-1).argmax())
+    108
+    """
     C = hcqt_magnitude(y, sr=sr, feature_rate=feature_rate, harmonics=(1.0,), fmin=_tuned(fmin, tuning),
                        n_bins=n_bins, bins_per_octave=bins_per_octave, engine=engine)[0]
     params = dict(sr=sr, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave,
@@ -446,6 +477,17 @@ def chroma(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FE
     Returns
     -------
     Features with ``data`` [shape=(12, n_frames)]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chromatool import chroma
+    >>> y = np.sin(2 * np.pi * 261.63 * np.arange(22050) / 22050).astype(np.float32)  # C4, 1 s
+    >>> F = chroma(y)
+    >>> F.data.shape, F.feature_rate
+    ((12, 26), 25.0)
+    >>> int(F.data.mean(axis=-1).argmax())  # pitch class C
+    0
     """
     f = cqt(y, sr=sr, feature_rate=feature_rate, engine=engine, tuning=tuning)
     w = octave_weights(cqt_frequencies(), center_hz=center_hz, octave_width=octave_width)
@@ -471,7 +513,19 @@ def cens_from_chroma(X: np.ndarray, *, window: int = D.CENS_WINDOW) -> np.ndarra
 
 def cens(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEATURE_RATE,
          window: int = D.CENS_WINDOW, engine: Engine | None = None, tuning: float = 0.0) -> Features:
-    """CENS features from the plain (uncompressed) CQT chroma, at the feature rate."""
+    """CENS features from the plain (uncompressed) CQT chroma, at the feature rate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chromatool import cens
+    >>> y = np.sin(2 * np.pi * 261.63 * np.arange(22050) / 22050).astype(np.float32)  # C4, 1 s
+    >>> F = cens(y)
+    >>> F.data.shape, F.feature_rate
+    ((12, 26), 25.0)
+    >>> int(F.data.mean(axis=-1).argmax())
+    0
+    """
     C = cqt(y, sr=sr, feature_rate=feature_rate, engine=engine, tuning=tuning).data
     params = dict(sr=sr, source="cqt", window=window, tuning=tuning)
     return Features(cens_from_chroma(fold_to_chroma(C), window=window), feature_rate, "cens",
@@ -481,7 +535,19 @@ def cens(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEAT
 def stft_chroma(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEATURE_RATE,
                 n_fft: int = 4096, engine: Engine | None = None, tuning: float = 0.0) -> Features:
     """STFT chroma (librosa.feature.chroma_stft at the feature rate), columns ℓ2-normalised.
-    Computed on the CPU whatever the engine."""
+    Computed on the CPU whatever the engine.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chromatool import stft_chroma
+    >>> y = np.sin(2 * np.pi * 261.63 * np.arange(22050) / 22050).astype(np.float32)  # C4, 1 s
+    >>> F = stft_chroma(y)
+    >>> F.data.shape, F.feature_rate
+    ((12, 26), 25.0)
+    >>> int(F.data.mean(axis=-1).argmax())
+    0
+    """
     import librosa
 
     y = _check_signal(y)

@@ -193,6 +193,27 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
     ``model`` (with ``features="deep"``): a ctc-chroma model name or file; the packaged one
     by default. Deep features come at the model's feature rate. ``tuning``: each recording's
     deviation from A440 in cents, or "auto" to estimate it per recording.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import soundfile as sf
+    >>> from music21 import corpus
+    >>> from chromatool import read_score, retrieve
+    >>> from chromatool.render import synthesize
+    >>> d = tempfile.mkdtemp()
+    >>> for name in ("bwv66.6", "bwv1.6"):  # a small "archive" of two recordings
+    ...     sf.write(os.path.join(d, name + ".wav"), synthesize(read_score(corpus.getWork("bach/" + name))), 22050)
+    >>> import numpy as np
+    >>> theme = read_score(corpus.getWork("bach/bwv66.6")).top_voice()
+    >>> theme = theme.select(np.arange(len(theme)) < 8)  # the first eight notes of the soprano
+    >>> query = os.path.join(d, "theme.csv")  # an MTD-style note list
+    >>> rows = [f"{a};{b - a};{p}" for a, b, p in zip(theme.onset, theme.offset, theme.pitch)]
+    >>> with open(query, "w") as f:
+    ...     print("Start;Duration;Pitch", *rows, sep=chr(10), file=f)
+    >>> res = retrieve([query], [d], tuning=0, cache_root=os.path.join(d, "cache"))
+    >>> [(os.path.basename(h.doc), h.rank) for h in res.hits]
+    [('bwv66.6.wav', 1), ('bwv1.6.wav', 2)]
     """
     if features not in RETRIEVAL_FEATURES:
         raise ParameterError(f"unknown --features {features!r}; choose one of {', '.join(RETRIEVAL_FEATURES)}")

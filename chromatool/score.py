@@ -186,6 +186,14 @@ def read_score(path: str | os.PathLike, *, melody: bool = False) -> NoteList:
     ------
     ScoreError
         missing file, unsupported extension, unparseable content, or no notes.
+
+    Examples
+    --------
+    >>> from music21 import corpus
+    >>> from chromatool import read_score
+    >>> notes = read_score(corpus.getWork("bach/bwv66.6"))
+    >>> len(notes), notes.part_names, round(notes.duration, 1)
+    (163, ('Soprano', 'Alto', 'Tenor', 'Bass'), 22.5)
     """
     path = Path(path)
     if not path.exists():

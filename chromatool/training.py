@@ -51,6 +51,16 @@ class ManifestError(ChromatoolError):
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Settings of a training run (the ``train`` command's options; each default defined here).
+
+    Examples
+    --------
+    >>> from chromatool import TrainConfig
+    >>> cfg = TrainConfig(loss="bce", arch="multipitch", max_minutes=30)
+    >>> cfg.architecture, cfg.batch_size, cfg.lr
+    ('multipitch', 8, 0.001)
+    """
+
     loss: str = "ctc"
     arch: str | None = None  # DEFAULT_ARCH[loss] when None
     epochs: int = 100
@@ -198,13 +208,22 @@ class _HCQTTask:
     cache_root: str | None
 
 
+def hcqt_cache_params(features: dict) -> dict:
+    """The cache key of a training HCQT: the model's feature config, the storage type and the
+    feature code's version (a change of the features invalidates cached training inputs)."""
+    from .features import FEATURES_VERSION
+
+    return {**{k: v for k, v in features.items() if k != "normalize"}, "dtype": "float16",
+            "version": FEATURES_VERSION}
+
+
 def _hcqt_task(task: _HCQTTask) -> np.ndarray:
     from .audio import load_audio
     from .cache import FeatureCache
     from .deep import input_hcqt
 
     feats = task.features
-    params = {**{k: v for k, v in feats.items() if k != "normalize"}, "dtype": "float16", "version": 1}
+    params = hcqt_cache_params(feats)
     cache = FeatureCache(task.cache_root)
     return cache.get(task.path, params, lambda: input_hcqt(load_audio(task.path, sr=int(feats["sr"])),
                                                            feats).astype(np.float16))
@@ -452,6 +471,28 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
 
     ``on_event(kind, info)``: "features" (i, n), "step" (epoch, step, loss), "epoch" (the log
     record) — the library draws nothing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import soundfile as sf
+    >>> from music21 import corpus
+    >>> from chromatool import TrainConfig, read_score, train
+    >>> from chromatool.render import synthesize
+    >>> from chromatool.training import Item
+    >>> notes = read_score(corpus.getWork("bach/bwv66.6"))
+    >>> notes = notes.select(notes.onset < 8)
+    >>> d = Path(tempfile.mkdtemp())
+    >>> items = []
+    >>> for i, speed in enumerate((1.0, 1.2, 0.9)):  # three "recordings" with exact note labels
+    ...     played = notes.time_scaled(speed)
+    ...     sf.write(d / f"{i}.wav", synthesize(played), 22050)
+    ...     items.append(Item(d / f"{i}.wav", group=str(i), notes=played))
+    >>> cfg = TrainConfig(loss="bce", arch="multipitch", max_steps=2, batch_size=2, crop_seconds=4.0)
+    >>> res = train(items[:2], items[2:], d / "tiny.pt", cfg=cfg, cache_root=str(d / "cache"))
+    >>> res.steps, sorted(p.name for p in d.glob("tiny*"))
+    (2, ['tiny.last.pt', 'tiny.log.jsonl', 'tiny.pt'])
     """
     import torch
 

@@ -39,6 +39,14 @@ def estimate_tuning(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, max_seconds: floa
     Returns
     -------
     float : cents (0 for silence or unpitched sound)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chromatool import estimate_tuning
+    >>> t = np.arange(2 * 22050) / 22050
+    >>> round(estimate_tuning(np.sin(2 * np.pi * 442.0 * t)) / 10) * 10  # A = 442 Hz: about 8 cents sharp
+    10
     """
     import warnings
 

@@ -469,3 +469,14 @@ def test_evaluate_pitch_takes_several_pairs_and_names_a_bad_count(mini, tmp_path
     assert pitch_evaluation_pairs(paths) == [(base / a, base / b) for a, b, *_ in rows]
     r = invoke("evaluate", "pitch", *paths[:3])
     assert r.exit_code == 1 and "got 3 paths" in r.output and "Traceback" not in r.output
+
+
+def test_training_hcqt_cache_key_follows_the_feature_version(monkeypatch):
+    from chromatool import features as F
+    from chromatool.deep import feature_config
+    from chromatool.training import hcqt_cache_params
+
+    before = hcqt_cache_params(feature_config())
+    assert before["version"] == F.FEATURES_VERSION
+    monkeypatch.setattr(F, "FEATURES_VERSION", F.FEATURES_VERSION + 1)
+    assert hcqt_cache_params(feature_config()) != before
