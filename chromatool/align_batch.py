@@ -9,7 +9,7 @@ from . import defaults as D
 from .alignment import align, path_csv
 from .labels import labels_csv
 from .audio import AUDIO_EXTENSIONS
-from .batch import Callback, map_items
+from .batch import Callback, run_batch
 from .errors import ChromatoolError
 from .io import check_writable, read_csv_rows, write_text
 from .score import SCORE_EXTENSIONS
@@ -119,11 +119,5 @@ def _tasks_from_csv(path: Path, out: Path, kw: dict) -> list[AlignTask]:
 
 def run_align_tasks(tasks: list[AlignTask], *, jobs: int = 1,
                     on_done: Callback | None = None) -> AlignReport:
-    results = map_items(_run, tasks, jobs=jobs, on_done=on_done)
-    rep = AlignReport([], [])
-    for t, r in zip(tasks, results):
-        if isinstance(r, ChromatoolError):
-            rep.failures.append((t.audio, str(r)))
-        else:
-            rep.warnings.extend((t.audio, w) for w in r)
-    return rep
+    done, failed = run_batch(_run, tasks, jobs=jobs, on_done=on_done)
+    return AlignReport([(t.audio, w) for t, r in done for w in r], [(t.audio, msg) for t, msg in failed])

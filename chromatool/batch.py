@@ -50,6 +50,16 @@ def map_items(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
     return results
 
 
+def run_batch(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
+              on_done: Callback | None = None) -> tuple[list[tuple[Any, Any]], list[tuple[Any, str]]]:
+    """:func:`map_items`, split: the (item, result) pairs that worked and the (item, message)
+    pairs that failed with a ``ChromatoolError`` — what every batch command reports."""
+    results = map_items(fn, items, jobs=jobs, on_done=on_done)
+    done = [(it, r) for it, r in zip(items, results) if not isinstance(r, ChromatoolError)]
+    failed = [(it, str(r)) for it, r in zip(items, results) if isinstance(r, ChromatoolError)]
+    return done, failed
+
+
 def _guarded(fn: Callable[..., Any], item: Any) -> Any:
     try:
         return fn(item)

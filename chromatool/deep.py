@@ -281,8 +281,7 @@ def extract_files(pairs: list[tuple[Path, Path]], lm: LoadedModel, *, output: st
     """Extract deep features of each (audio, destination) pair with one loaded model (in this
     process); returns the written files and the (audio, message) failures."""
     from .audio import load_audio
-    from .batch import map_items
-    from .errors import ChromatoolError
+    from .batch import run_batch
     from .featurize import engine_for
     from .io import save_array
 
@@ -297,7 +296,5 @@ def extract_files(pairs: list[tuple[Path, Path]], lm: LoadedModel, *, output: st
                           tuning=resolve_tuning(tuning, y, sr=int(lm.features["sr"])))
         return save_array(dest, f.data, {**f.metadata(), "source": str(src)}, overwrite=overwrite, fmt=fmt)
 
-    results = map_items(one, pairs, jobs=1, on_done=on_done)
-    written = [p for r in results if not isinstance(r, ChromatoolError) for p in r]
-    failures = [(src, str(r)) for (src, _), r in zip(pairs, results) if isinstance(r, ChromatoolError)]
-    return written, failures
+    done, failed = run_batch(one, pairs, jobs=1, on_done=on_done)
+    return [p for _, r in done for p in r], [(src, msg) for (src, _), msg in failed]

@@ -398,12 +398,11 @@ def cqt(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEATU
     --------
     >>> import numpy as np
     >>> from chromatool import cqt
-    >>> y = np.sin(2 * np.pi * 261.63 * np.arange(22050) / 22050).astype(np.float32)  # C4, 1 s
-    >>> F = cqt(y)
-    >>> F.data.shape, F.feature_rate
-    ((216, 26), 25.0)
-    >>> int(F.data.mean(axis=-1).argmax())
-    108
+    >>> sharp = np.sin(2 * np.pi * 440 * 2 ** (40 / 1200) * np.arange(22050) / 22050)  # A4 + 40 cents
+    >>> in_tune = cqt(sharp.astype(np.float32)).data.mean(axis=-1).argmax()
+    >>> centred = cqt(sharp.astype(np.float32), tuning=40).data.mean(axis=-1).argmax()
+    >>> int(in_tune), int(centred)  # A4 is bin 135 (3 per semitone); 40 cents sharp reads one bin up
+    (136, 135)
     """
     C = hcqt_magnitude(y, sr=sr, feature_rate=feature_rate, harmonics=(1.0,), fmin=_tuned(fmin, tuning),
                        n_bins=n_bins, bins_per_octave=bins_per_octave, engine=engine)[0]
@@ -482,12 +481,11 @@ def chroma(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FE
     --------
     >>> import numpy as np
     >>> from chromatool import chroma
-    >>> y = np.sin(2 * np.pi * 261.63 * np.arange(22050) / 22050).astype(np.float32)  # C4, 1 s
-    >>> F = chroma(y)
-    >>> F.data.shape, F.feature_rate
-    ((12, 26), 25.0)
-    >>> int(F.data.mean(axis=-1).argmax())  # pitch class C
-    0
+    >>> t = np.arange(22050) / 22050
+    >>> triad = sum(np.sin(2 * np.pi * 440 * 2 ** ((m - 69) / 12) * t) for m in (60, 64, 67))  # C E G
+    >>> c = chroma(triad.astype(np.float32)).data.mean(axis=-1)
+    >>> sorted(int(i) for i in np.argsort(c)[-3:])
+    [0, 4, 7]
     """
     f = cqt(y, sr=sr, feature_rate=feature_rate, engine=engine, tuning=tuning)
     w = octave_weights(cqt_frequencies(), center_hz=center_hz, octave_width=octave_width)
@@ -519,12 +517,11 @@ def cens(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float = D.FEAT
     --------
     >>> import numpy as np
     >>> from chromatool import cens
-    >>> y = np.sin(2 * np.pi * 261.63 * np.arange(22050) / 22050).astype(np.float32)  # C4, 1 s
-    >>> F = cens(y)
-    >>> F.data.shape, F.feature_rate
-    ((12, 26), 25.0)
-    >>> int(F.data.mean(axis=-1).argmax())
-    0
+    >>> t = np.arange(3 * 22050) / 22050
+    >>> y = np.where(t < 1.5, np.sin(2 * np.pi * 261.63 * t), np.sin(2 * np.pi * 392.0 * t))  # C, then G
+    >>> F = cens(y.astype(np.float32))  # smoothed over 41 frames, still at 25 Hz
+    >>> F.data.shape, int(F.data[:, 5].argmax()), int(F.data[:, -5].argmax())
+    ((12, 76), 0, 7)
     """
     C = cqt(y, sr=sr, feature_rate=feature_rate, engine=engine, tuning=tuning).data
     params = dict(sr=sr, source="cqt", window=window, tuning=tuning)
@@ -541,12 +538,9 @@ def stft_chroma(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, feature_rate: float =
     --------
     >>> import numpy as np
     >>> from chromatool import stft_chroma
-    >>> y = np.sin(2 * np.pi * 261.63 * np.arange(22050) / 22050).astype(np.float32)  # C4, 1 s
-    >>> F = stft_chroma(y)
-    >>> F.data.shape, F.feature_rate
-    ((12, 26), 25.0)
-    >>> int(F.data.mean(axis=-1).argmax())
-    0
+    >>> a4 = np.sin(2 * np.pi * 440.0 * np.arange(22050) / 22050).astype(np.float32)
+    >>> int(stft_chroma(a4).data.mean(axis=-1).argmax())  # pitch class A
+    9
     """
     import librosa
 

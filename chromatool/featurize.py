@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import defaults as D
 from .audio import AUDIO_EXTENSIONS, load_audio
-from .batch import Callback, map_items
+from .batch import Callback, run_batch
 from .errors import ChromatoolError, OutputError, ParameterError
 from .features import Engine, Features, compute
 from .io import check_distinct, collect_files, mirrored_outputs, outputs_of, save_array
@@ -126,11 +126,5 @@ def run_feature_tasks(tasks: list[FeatureTask], *, jobs: int = 1,
     """Run the tasks (in ``jobs`` processes on the CPU); failures are collected, not raised."""
     if any(t.device != "cpu" for t in tasks):
         jobs = 1  # the GPU is driven from this process
-    results = map_items(_run_task, tasks, jobs=jobs, on_done=on_done)
-    report = BatchReport([], [])
-    for t, r in zip(tasks, results):
-        if isinstance(r, ChromatoolError):
-            report.failures.append((t.source, str(r)))
-        else:
-            report.written.extend(r)
-    return report
+    done, failed = run_batch(_run_task, tasks, jobs=jobs, on_done=on_done)
+    return BatchReport([p for _, r in done for p in r], [(t.source, msg) for t, msg in failed])
