@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features import CQTPlan, frame_centers
+from .cqt_engine import CQTPlan, frame_centers
 
 
 def cqt_magnitude_batch(signals, plan: CQTPlan, *, device: str = "cpu"):

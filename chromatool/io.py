@@ -145,8 +145,6 @@ def mirrored_outputs(files: list[tuple[Path, Path]], out_dir: Path, suffix: str)
     given), with ``suffix``. Two inputs never share an output: ``a/x.wav b/x.wav`` go to
     ``out/a/x`` and ``out/b/x``; a collision that remains (``x.wav`` and ``x.flac``) or an
     output that is one of the inputs raises before any work starts."""
-    from .errors import ChromatoolError
-
     if not files:
         return []
     bases = [os.path.abspath(r if r.is_dir() else r.parent) for _, r in files]
