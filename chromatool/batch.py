@@ -24,7 +24,7 @@ def map_items(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
     """Apply ``fn`` to each item; return results in order, with a ``ChromatoolError`` in place
     of each item that failed with one (other exceptions propagate: they are bugs)."""
     if jobs < 1:
-        raise ParameterError(f"--jobs must be at least 1, got {jobs}")
+        raise ParameterError(f"jobs must be at least 1, got {jobs}")
     results: list[Any] = [None] * len(items)
     if jobs == 1 or len(items) <= 1:
         for i, item in enumerate(items):

@@ -11,6 +11,7 @@ the traceback. Heavy modules (numpy, librosa, torch) are imported inside the com
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,14 +85,23 @@ def _choice(value: str, choices: tuple[str, ...], option: str) -> str:
 #: Library parameter settings as they appear in error messages → the CLI flag that sets them.
 _FLAGS = {"force=True": "--force", "resume=True": "--resume", "resume:": "--resume:", "overwrite=True": "--overwrite", "skip_existing=True": "--skip-existing",
           "overwrite and skip_existing": "--overwrite and --skip-existing", "fmt=": "--format ",
-          "output '-'": "-o -", "output='pitch'": "--kind pitch", "output='probs'": "--kind probs"}
+          "output '-'": "-o -"}
+
+
+#: Library parameters whose settings (``name=value``) and mentions (``name must ...``) in error
+#: messages the CLI names as its flags.
+_PARAMS = {"jobs": "--jobs", "top": "--top", "features": "--features", "feature_rate": "--feature-rate",
+           "model": "--model", "device": "--device", "loss": "--loss", "kind": "--kind", "tuning": "--tuning"}
+_SETTING = re.compile(r"\b(" + "|".join(_PARAMS) + r")=(?:'([^']*)'|([^\s,;)]+))")
+_MENTION = re.compile(r"\b(" + "|".join(_PARAMS) + r")(?= must| goes| needs)")
 
 
 def _flagged(msg: str) -> str:
     """A library message with its parameter settings named as the CLI's flags."""
     for param, flag in _FLAGS.items():
         msg = msg.replace(param, flag)
-    return msg
+    msg = _SETTING.sub(lambda m: f"{_PARAMS[m.group(1)]} {m.group(2) if m.group(2) is not None else m.group(3)}", msg)
+    return _MENTION.sub(lambda m: _PARAMS[m.group(1)], msg)
 
 
 @contextmanager

@@ -124,11 +124,11 @@ def resolve_model(name: str | None, output: str = "chroma") -> Path:
     """A model path from a name of a packaged model, a file path, or None (the default for
     ``output``)."""
     if output not in OUTPUTS:
-        raise ParameterError(f"unknown --output {output!r}; choose one of {', '.join(OUTPUTS)}")
+        raise ParameterError(f"kind={output!r} is unknown; choose one of {', '.join(OUTPUTS)}")
     shipped = packaged_models()
     if name is None and DEFAULT_MODELS[output] not in shipped:
-        raise ModelError(f"this installation has no packaged {DEFAULT_MODELS[output]} model: pass --model "
-                         "FILE.pt (train one with `chromatool train`)")
+        raise ModelError(f"this installation has no packaged {DEFAULT_MODELS[output]} model: pass model=FILE.pt "
+                         "(train one with `chromatool train`)")
     name = name or DEFAULT_MODELS[output]
     if name in shipped:
         return shipped[name]
@@ -217,9 +217,9 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = "chroma", dev
 
     arch = lm.arch
     if output == "pitch" and arch != "multipitch":
-        raise ModelError(f"output='pitch' needs a multipitch model; {Path(lm.source).name} is {arch}")
+        raise ModelError(f"kind='pitch' needs a multipitch model; {Path(lm.source).name} is {arch}")
     if output == "probs" and arch != "ctc-chroma":
-        raise ModelError(f"output='probs' needs a ctc-chroma model; {Path(lm.source).name} is {arch}")
+        raise ModelError(f"kind='probs' needs a ctc-chroma model; {Path(lm.source).name} is {arch}")
     feats = {**lm.features, "fmin": float(lm.features["fmin"]) * 2.0 ** (tuning / 1200.0)}
     H = input_hcqt(y, feats, engine=engine, log=False)
     ref = float(H.max()) if H.size else 0.0

@@ -28,9 +28,9 @@ def resolve_device(name: str = "auto") -> str:
         import torch
     except ImportError:
         if name == "cuda":
-            raise ParameterError("--device cuda: torch is not installed") from None
+            raise ParameterError("device='cuda': torch is not installed") from None
         return "cpu"
     has_cuda = torch.cuda.is_available()
     if name == "cuda" and not has_cuda:
-        raise ParameterError("--device cuda: no CUDA GPU is available (use --device cpu or auto)")
+        raise ParameterError("device='cuda': no CUDA GPU is available (use device='cpu' or device='auto')")
     return "cuda" if has_cuda else "cpu"

@@ -35,4 +35,4 @@ class ModelError(ChromatoolError):
 
 
 class OutputError(ChromatoolError):
-    """An output cannot be written (exists without --overwrite, bad folder, ...)."""
+    """An output cannot be written (exists and not to be replaced, bad folder, ...)."""

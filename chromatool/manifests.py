@@ -61,7 +61,7 @@ def read_manifest(path: str | Path, loss: str) -> list[Item]:
     from .errors import ScoreError
 
     if loss not in LOSSES:
-        raise ParameterError(f"unknown --loss {loss!r}; choose one of {', '.join(LOSSES)}")
+        raise ParameterError(f"loss={loss!r} is unknown; choose one of {', '.join(LOSSES)}")
     path = Path(path)
     base = path.parent
     items: list[Item] = []

@@ -150,7 +150,7 @@ def rank(queries: list[tuple[str, np.ndarray]], docs: list[tuple[str, np.ndarray
     hits : the ``top`` best documents per query, in query order then rank order
     """
     if top < 1:
-        raise ParameterError(f"--top must be at least 1, got {top}")
+        raise ParameterError(f"top must be at least 1, got {top}")
     if not docs:
         raise ChromatoolError("empty database: no documents could be read")
     from .dtw import locate_match, match_queries  # numba: imported when there is work
@@ -216,19 +216,19 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
     [('bwv66.6.wav', 1), ('bwv1.6.wav', 2)]
     """
     if features not in RETRIEVAL_FEATURES:
-        raise ParameterError(f"unknown --features {features!r}; choose one of {', '.join(RETRIEVAL_FEATURES)}")
+        raise ParameterError(f"features={features!r} is unknown; choose one of {', '.join(RETRIEVAL_FEATURES)}")
     if features == "deep":
         from .deep import cached_model
 
         lm = cached_model(model, device)
         if lm.arch == "multipitch":
-            raise ParameterError(f"--features deep needs a chroma model; {lm.source} is multipitch")
+            raise ParameterError(f"features='deep' needs a chroma model; {lm.source} is multipitch")
         if abs(float(lm.features["feature_rate"]) - feature_rate) > 1e-9:
             raise ParameterError(f"the model works at {lm.features['feature_rate']:g} frames per second; "
-                                 f"use --feature-rate {lm.features['feature_rate']:g} with --features deep")
+                                 f"use feature_rate={lm.features['feature_rate']:g} with features='deep'")
         model = lm.source
     elif model is not None:
-        raise ParameterError("--model goes with --features deep")
+        raise ParameterError("model goes with features='deep'")
     qfiles = collect_queries(query_paths)
     queries = [(str(p), query_chroma(p, feature_rate=feature_rate)) for p in qfiles]
     dfiles = collect_documents(doc_paths)

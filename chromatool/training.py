@@ -156,12 +156,12 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     from .models import build_model, config_dict, make_config, n_parameters
 
     if cfg.loss not in LOSSES:
-        raise ParameterError(f"unknown --loss {cfg.loss!r}; choose one of {', '.join(LOSSES)}")
+        raise ParameterError(f"loss={cfg.loss!r} is unknown; choose one of {', '.join(LOSSES)}")
     if cfg.voices not in VOICES:
         raise ParameterError(f"unknown voices {cfg.voices!r}; choose one of {', '.join(VOICES)}")
     arch = cfg.architecture
     if cfg.loss != "bce" and arch != DEFAULT_ARCH[cfg.loss]:  # ctc and ce train only ctc-chroma
-        raise ParameterError(f"--loss {cfg.loss} cannot train a {arch} model ({cfg.loss} trains ctc-chroma; bce "
+        raise ParameterError(f"loss={cfg.loss!r} cannot train a {arch} model ({cfg.loss} trains ctc-chroma; bce "
                              "trains multipitch, pitchclass, or the salience of ctc-chroma)")
     if not train_items:
         raise ParameterError("no training items")
@@ -208,7 +208,7 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     best_state = None
     if resume:
         if not last_path.is_file():
-            raise ChromatoolError(f"--resume: no training checkpoint {last_path}")
+            raise ChromatoolError(f"resume: no training checkpoint {last_path}")
         ck = load_matching(last_path, "--resume")
         _check_resume(ck.get("training", {}), _run_identity(train_items, valid_items, cfg, arch), last_path)
         opt.load_state_dict(ck["optimizer"])

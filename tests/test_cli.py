@@ -137,3 +137,17 @@ def test_real_clip_chroma(tmp_path):
     runs = [int(b) for i, b in enumerate(best) if i >= 5 and np.all(best[i - 5:i] == b)]
     order = [b for i, b in enumerate(runs) if i == 0 or runs[i - 1] != b]
     assert order == [7, 3, 5, 2]
+
+
+def test_library_errors_name_parameters_and_the_cli_names_flags(tmp_path):
+    import chromatool as ct
+
+    q = tmp_path / "q.csv"
+    q.write_text("Start;Duration;Pitch\n0;1;60\n")
+    sf.write(tmp_path / "d.wav", tone(60, seconds=2.0), SR)
+    with pytest.raises(ct.ParameterError, match=r"^top must be at least 1, got 0$"):
+        ct.retrieve([q], [tmp_path], top=0, cache_root=str(tmp_path / "c"))
+    with pytest.raises(ct.ParameterError, match="model goes with features='deep'"):
+        ct.retrieve([q], [tmp_path], model="x.pt")
+    r = invoke("retrieve", q, tmp_path, "--model", "x.pt", "--cache", tmp_path / "c")
+    assert r.exit_code == 1 and "--model goes with --features deep" in r.output
