@@ -213,7 +213,7 @@ def _training_display() -> Iterator[Callable[[str, dict], None]]:
 def extract_cmd(
     inputs: Annotated[Optional[list[Path]], typer.Argument(help="Audio files or folders (searched recursively).")] = None,
     out: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (one input) or folder (mirrors input paths).")] = None,
-    what: Annotated[str, typer.Option("--kind", "-k", help="chroma (12, N) ε removed, ℓ2-normalised | pitch (72, N) salience C1–B6 | probs (13, N) CTC posteriors, ε last.")] = "chroma",
+    what: Annotated[str, typer.Option("--kind", "-k", help="chroma (12, N) ε removed, ℓ2-normalised | pitch (72, N) salience C1–B6 | probs (13, N) CTC posteriors, ε last.")] = D.DEEP_KIND,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Packaged model name or .pt file (default: the packaged model for the output).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="npy (+ .json sidecar) or npz.")] = "npy",
     device: Device = "auto",

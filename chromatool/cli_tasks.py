@@ -32,7 +32,7 @@ def retrieve_cmd(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | tsv | json | jsonl (auto: a table on a terminal, tsv in a pipe).")] = "auto",
     cache: Annotated[Optional[Path], typer.Option("--cache", help="Feature cache folder (default: $CHROMATOOL_CACHE or the user cache dir).")] = None,
     strict: Annotated[bool, typer.Option("--strict", metavar="", help="Stop at the first unreadable document.")] = False,
-    feature_rate: FeatureRate = D.FEATURE_RATE,
+    feature_rate: Annotated[Optional[float], typer.Option("--feature-rate", help=f"Frames per second of the features (default {D.FEATURE_RATE:g}; with --features deep the model's).")] = None,
     device: Device = "auto",
     jobs: Jobs = 1,
     tuning: Tuning = D.TUNING,

@@ -120,7 +120,7 @@ def packaged_models() -> dict[str, Path]:
     return {Path(p.name).stem: Path(str(p)) for p in root.iterdir() if p.name.endswith(".pt")}
 
 
-def resolve_model(name: str | None, output: str = "chroma") -> Path:
+def resolve_model(name: str | None, output: str = D.DEEP_KIND) -> Path:
     """A model path from a name of a packaged model, a file path, or None (the default for
     ``output``)."""
     if output not in OUTPUTS:
@@ -138,7 +138,7 @@ def resolve_model(name: str | None, output: str = "chroma") -> Path:
                      f"({', '.join(sorted(shipped)) or 'none installed'})")
 
 
-def load_model(name: str | Path | None = None, *, output: str = "chroma", device: str = "cpu") -> LoadedModel:
+def load_model(name: str | Path | None = None, *, output: str = D.DEEP_KIND, device: str = D.DEVICE) -> LoadedModel:
     """Load a checkpoint (path, packaged model name, or the default for ``output``).
 
     Examples
@@ -164,7 +164,7 @@ def load_model(name: str | Path | None = None, *, output: str = "chroma", device
 _LOADED: dict[tuple[str, str], LoadedModel] = {}
 
 
-def cached_model(name: str | None, device: str = "cpu", output: str = "chroma") -> LoadedModel:
+def cached_model(name: str | None, device: str = D.DEVICE, output: str = D.DEEP_KIND) -> LoadedModel:
     """:func:`load_model`, once per process for each (model, device)."""
     key = (str(resolve_model(name, output)), device)
     if key not in _LOADED:
@@ -172,14 +172,14 @@ def cached_model(name: str | None, device: str = "cpu", output: str = "chroma") 
     return _LOADED[key]
 
 
-def model_digest(name: str | None, output: str = "chroma") -> str:
+def model_digest(name: str | None, output: str = D.DEEP_KIND) -> str:
     """Content hash of a model file (cache keys of deep features)."""
     import hashlib
 
     return hashlib.sha1(resolve_model(name, output).read_bytes()).hexdigest()[:16]
 
 
-def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = "cpu",
+def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = D.DEVICE,
                    chunk_frames: int = CHUNK_FRAMES, context: int = CHUNK_CONTEXT,
                    magnitude_ref: float | None = None) -> np.ndarray:
     """Per-frame network output (n_frames, n_outputs) in overlapping chunks: softmax posteriors
@@ -204,7 +204,7 @@ def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = "cpu",
     return np.concatenate(outs) if outs else np.zeros((0, lm.model.config.n_outputs), np.float32)
 
 
-def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = "chroma", device: str = "cpu",
+def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = D.DEEP_KIND, device: str = D.DEVICE,
                   engine=None, tuning: float = 0.0) -> Features:
     """Deep features of a signal at the model's feature rate.
 
@@ -236,8 +236,8 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = "chroma", dev
     return Features(act.astype(np.float32), float(lm.features["feature_rate"]), f"deep-{output}", params)
 
 
-def extract(audio: str | Path | np.ndarray, *, model: str | Path | None = None, kind: str = "chroma",
-            tuning: str | float = D.TUNING, device: str = "cpu") -> Features:
+def extract(audio: str | Path | np.ndarray, *, model: str | Path | None = None, kind: str = D.DEEP_KIND,
+            tuning: str | float = D.TUNING, device: str = D.DEVICE) -> Features:
     """Deep features of one recording with a trained model.
 
     Parameters
@@ -275,8 +275,8 @@ def extract(audio: str | Path | np.ndarray, *, model: str | Path | None = None, 
     return deep_features(y, lm, output=kind, device=device, tuning=resolve_tuning(tuning, y, sr=sr))
 
 
-def extract_files(pairs: list[tuple[Path, Path]], lm: LoadedModel, *, output: str = "chroma",
-                  device: str = "cpu", fmt: str = "npy", overwrite: bool = False,
+def extract_files(pairs: list[tuple[Path, Path]], lm: LoadedModel, *, output: str = D.DEEP_KIND,
+                  device: str = D.DEVICE, fmt: str = "npy", overwrite: bool = False,
                   on_done=None, tuning: str | float = D.TUNING) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Extract deep features of each (audio, destination) pair with one loaded model (in this
     process); returns the written files and the (audio, message) failures."""

@@ -54,8 +54,12 @@ TUNING: str = "auto"
 #: Output formats for arrays.
 ARRAY_FORMATS: tuple[str, ...] = ("npy", "npz")
 
-#: Devices.
+#: Devices; the library computes on DEVICE unless told otherwise (the CLI's --device is "auto").
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+DEVICE: str = "cpu"
+
+#: What a deep model outputs by default (extract --kind): its chroma.
+DEEP_KIND: str = "chroma"
 
 
 def hop_length(sample_rate: int = SAMPLE_RATE, feature_rate: float = FEATURE_RATE) -> int:

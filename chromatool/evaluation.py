@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import defaults as D
 from .defaults import PITCH_THRESHOLD
 from .errors import ChromatoolError, ParameterError
 
@@ -142,7 +143,7 @@ def pitch_evaluation_pairs(inputs: list[str]) -> list[tuple[Path, Path]]:
 
 
 def evaluate_pitch(pairs: list[tuple[Path, Path]], lm, *, threshold: float = PITCH_THRESHOLD,
-                   device: str = "cpu", on_done=None) -> list[dict]:
+                   device: str = D.DEVICE, on_done=None) -> list[dict]:
     """Run a multipitch model on each recording and score it against its notes."""
     from .audio import load_audio
     from .deep import deep_features

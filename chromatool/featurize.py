@@ -23,7 +23,7 @@ def engine_for(device: str) -> Engine | None:
 
 
 def audio_features(path: str | Path, *, kind: str = D.DEFAULT_FEATURE_KIND,
-                   feature_rate: float = D.FEATURE_RATE, device: str = "cpu",
+                   feature_rate: float = D.FEATURE_RATE, device: str = D.DEVICE,
                    tuning: str | float = D.TUNING) -> Features:
     """Features of one audio file (``device`` already resolved; ``tuning``: cents from A440 or
     "auto" to estimate it from the file)."""

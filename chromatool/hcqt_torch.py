@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import defaults as D
 from .cqt_engine import CQTPlan, frame_centers
 
 
-def cqt_magnitude_batch(signals, plan: CQTPlan, *, device: str = "cpu"):
+def cqt_magnitude_batch(signals, plan: CQTPlan, *, device: str = D.DEVICE):
     """CQT magnitudes of a batch of equal-length signals.
 
     Parameters

@@ -104,7 +104,7 @@ def _run(task: DocFeatureTask):
 
 
 def document_features(paths: list[Path], *, kind: str, feature_rate: float = D.FEATURE_RATE,
-                      device: str = "cpu", cache_root: str | None = None, jobs: int = 1,
+                      device: str = D.DEVICE, cache_root: str | None = None, jobs: int = 1,
                       model: str | None = None, on_done: Callback | None = None,
                       tuning: str | float = D.TUNING) -> list:
     """Features of each document (cached), or the ``ChromatoolError`` it failed with."""
@@ -135,7 +135,7 @@ def collect_documents(paths: list[str | Path]) -> list[Path]:
 
 def rank(queries: list[tuple[str, np.ndarray]], docs: list[tuple[str, np.ndarray]], *,
          top: int = D.RETRIEVE_TOP_K, transpose: bool = False,
-         feature_rate: float = D.FEATURE_RATE, device: str = "cpu") -> list[Hit]:
+         feature_rate: float = D.FEATURE_RATE, device: str = D.DEVICE) -> list[Hit]:
     """Rank documents for each query by subsequence-DTW cost.
 
     Parameters
@@ -184,8 +184,8 @@ def rank(queries: list[tuple[str, np.ndarray]], docs: list[tuple[str, np.ndarray
 
 def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
              features: str = D.RETRIEVE_FEATURES, top: int = D.RETRIEVE_TOP_K,
-             transpose: bool = False, feature_rate: float = D.FEATURE_RATE,
-             cache_root: str | None = None, device: str = "cpu", jobs: int = 1,
+             transpose: bool = False, feature_rate: float | None = None,
+             cache_root: str | None = None, device: str = D.DEVICE, jobs: int = 1,
              strict: bool = False, model: str | None = None,
              on_done: Callback | None = None, tuning: str | float = D.TUNING) -> RetrievalResult:
     """Rank the recordings in ``doc_paths`` for each theme in ``query_paths``.
@@ -223,12 +223,15 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
         lm = cached_model(model, device)
         if lm.arch == "multipitch":
             raise ParameterError(f"features='deep' needs a chroma model; {lm.source} is multipitch")
+        if feature_rate is None:
+            feature_rate = float(lm.features["feature_rate"])  # deep features come at the model's rate
         if abs(float(lm.features["feature_rate"]) - feature_rate) > 1e-9:
             raise ParameterError(f"the model works at {lm.features['feature_rate']:g} frames per second; "
                                  f"use feature_rate={lm.features['feature_rate']:g} with features='deep'")
         model = lm.source
     elif model is not None:
         raise ParameterError("model goes with features='deep'")
+    feature_rate = D.FEATURE_RATE if feature_rate is None else feature_rate
     qfiles = collect_queries(query_paths)
     queries = [(str(p), query_chroma(p, feature_rate=feature_rate)) for p in qfiles]
     dfiles = collect_documents(doc_paths)

@@ -35,6 +35,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import defaults as D
 from .batches import (  # noqa: F401  (re-exported)
     Batcher, batch_loss, ctc_path, frame_targets, hcqt_cache_params, recording_hcqts, shift_bins,
 )
@@ -116,7 +117,7 @@ def _evaluate(model, batcher: Batcher, device: str, dist_info: DistInfo) -> floa
 
 
 def train(train_items: list[Item], valid_items: list[Item], output: str | Path, *,
-          cfg: TrainConfig = TrainConfig(), device: str = "cpu", resume: bool = False,
+          cfg: TrainConfig = TrainConfig(), device: str = D.DEVICE, resume: bool = False,
           cache_root: str | None = None, log_path: str | Path | None = None,
           data_summary: dict | None = None, jobs: int = 1, overwrite: bool = False,
           on_event: Callable[[str, dict], None] | None = None) -> TrainResult:
