@@ -154,9 +154,10 @@ def align_cmd(
     """
     from .align_batch import AlignTask, plan_align_tasks, run_align_tasks
     from .alignment import SYNTHESES
+    from .labels import LABEL_FORMATS
     from .render import can_render
 
-    _choice(fmt, ("chromatool", "musicnet"), "--format")
+    _choice(fmt, LABEL_FORMATS, "--format")
     _choice(synthesis, SYNTHESES, "--synthesis")
     if synthesis == "auto" and not can_render():
         _stderr().print("[yellow]warning:[/yellow] FluidSynth or a soundfont is missing: aligning "

@@ -65,7 +65,7 @@ def labels_csv(notes: NoteList, *, fmt: str = "chromatool") -> str:
                         f"{notes.onset_beat[i]:.4f}", f"{notes.offset_beat[i]:.4f}",
                         int(notes.measure[i]), notes.note_value[i]])
     else:
-        raise ParameterError(f"unknown label format {fmt!r}; choose chromatool or musicnet")
+        raise ParameterError(f"fmt={fmt!r} is unknown; choose one of {', '.join(LABEL_FORMATS)}")
     return buf.getvalue()
 
 

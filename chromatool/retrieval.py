@@ -18,6 +18,7 @@ from .audio import AUDIO_EXTENSIONS
 from .batch import Callback, map_items
 from .cache import FeatureCache
 from .errors import ChromatoolError, ParameterError
+from .features import Features
 from .io import collect_files
 from .score import SCORE_EXTENSIONS, read_score
 
@@ -93,10 +94,13 @@ class DocFeatureTask:
         return audio_features(self.path, kind=self.kind, feature_rate=self.feature_rate,
                               device=self.device, tuning=self.tuning).data
 
-    def __call__(self) -> tuple[np.ndarray, bool]:
+    def __call__(self) -> tuple[Features, bool]:
+        """The document's features with their rate (the rate is part of the cache key), and
+        whether they came from the cache."""
         cache = FeatureCache(self.cache_root)
-        data = cache.get(self.path, self.params(), self.compute)
-        return data, cache.hits > 0
+        params = self.params()
+        data = cache.get(self.path, params, self.compute)
+        return Features(data, self.feature_rate, self.kind, params), cache.hits > 0
 
 
 def _run(task: DocFeatureTask):
@@ -107,7 +111,7 @@ def document_features(paths: list[Path], *, kind: str, feature_rate: float = D.F
                       device: str = D.DEVICE, cache_root: str | None = None, jobs: int = 1,
                       model: str | None = None, on_done: Callback | None = None,
                       tuning: str | float = D.TUNING) -> list:
-    """Features of each document (cached), or the ``ChromatoolError`` it failed with."""
+    """(Features, from the cache?) of each document, or the ``ChromatoolError`` it failed with."""
     digest = None
     if kind == "deep":
         from .deep import model_digest
@@ -246,7 +250,9 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
                 raise r
             skipped.append((str(p), str(r)))
         else:
-            docs.append((str(p), r[0]))
+            if abs(r[0].feature_rate - feature_rate) > 1e-9:  # queries and documents share one rate
+                raise ParameterError(f"{p}: features at {r[0].feature_rate:g} Hz, queries at {feature_rate:g} Hz")
+            docs.append((str(p), r[0].data))
             n_hits += int(r[1])
     hits = rank(queries, docs, top=top, transpose=transpose, feature_rate=feature_rate,
                 device=device)
