@@ -83,12 +83,14 @@ def _map(wp: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _run_aligners(score_notes, y, times, own_font, sync_python):
-    """Recording times of score ``times`` by chromatool and (optionally) the Sync Toolbox."""
+    """Recording times of score ``times`` (None: of the score's notes, as the label file has
+    them) by chromatool and (optionally) the Sync Toolbox."""
     from chromatool.alignment import align_notes
     from chromatool.render import render
 
     a = align_notes(score_notes, y, soundfont=str(own_font))
-    out = {"chromatool": a.to_recording(times)}
+    out = {"chromatool": a.notes.onset if times is None else a.to_recording(times)}
+    times = score_notes.onset if times is None else times
     if sync_python:
         out["synctoolbox"] = _map(_sync_path(sync_python, render(score_notes, soundfont=own_font), y), times)
     return out, a
@@ -111,7 +113,7 @@ def smooth_item(args):
     own, _ = _fonts(rng)
     y = render(curve.apply(perf), soundfont="/usr/share/sounds/sf2/TimGM6mb.sf2")
     y = add_noise(add_reverb(y, rng=rng, rt60=1.0, wet=0.25), snr_db=30, rng=rng)
-    pred, _ = _run_aligners(notes, y, notes.onset, own, sync_python)
+    pred, _ = _run_aligners(notes, y, None, own, sync_python)
     return {k: np.abs(v - curve(notes.onset)) for k, v in pred.items()}
 
 
@@ -146,7 +148,7 @@ def expressive_item(args):
         ens2 = pool[int(rng.integers(len(pool)))]
         other = replace(notes, program=np.array([ens2[p % len(ens2)] for p in notes.part]))
         score = spread_chords(expressive_timing(other, rng=rng).apply(other), rng=rng)
-    pred, a = _run_aligners(score, y, score.onset, own, sync_python)
+    pred, a = _run_aligners(score, y, None, own, sync_python)
     out = {k: np.abs(v - truth) for k, v in pred.items()}
     if want_plot:
         out["_plot"] = (a, truth, score.onset)

@@ -37,8 +37,9 @@ def dataset_cmd(
 ) -> None:
     """Render scores into a training set: audio with strong note labels and weak theme pairs.
 
-    Each score is played by a random GM ensemble with a random soundfont, tempo curve,
-    transposition (±4), velocity jitter, reverb and noise. ctc.csv lists theme-like excerpts of
+    Each score is played by a random GM ensemble with a random soundfont, expressive timing or a
+    tempo curve, transposition (±4), velocity jitter, reverb, noise, equalisation, compression,
+    lossy coding, a tuning off A440 (±50 cents) and room tone before and after. ctc.csv lists theme-like excerpts of
     the top voice (6–14 s) with their start and end in the render; bce.csv lists each render
     with its note labels. Both feed `chromatool train`.
 

@@ -1,5 +1,7 @@
-"""Training data from scores: FluidSynth renders with varied instruments, soundfonts, tempo
-curves, transposition, reverb and noise, and the two manifests ``chromatool train`` reads.
+"""Training data from scores: FluidSynth renders with varied instruments, soundfonts, expressive
+timing or tempo curves, transposition, reverb, noise, a recording's signal chain
+(:mod:`chromatool.augment`), tuning off A440 and room tone, and the two manifests
+``chromatool train`` reads.
 
 For each score, one render goes to ``audio/`` (FLAC, 22050 Hz) with
 
@@ -61,6 +63,15 @@ class RenderSettings:
     rt60: tuple[float, float] = (0.3, 1.8)
     max_duration: float = 300.0
     soundfonts: tuple[str, ...] = ()
+    #: share of pieces played with expressive timing (rubato, ritardandi, fermatas, pauses,
+    #: spread chords) instead of a smooth tempo curve
+    expressive_share: float = 0.5
+    #: tuning off A440 by up to this many cents either way (labels keep their MIDI pitches)
+    max_cents: float = 50.0
+    #: room tone before and after the music, up to this many seconds
+    max_pad: float = 3.0
+    #: share of renders coded as Ogg Vorbis and decoded again
+    lossy_share: float = 0.3
 
 
 def composer_of(path: Path) -> str:
@@ -150,7 +161,9 @@ def render_piece(task: RenderTask) -> dict[str, list[dict]]:
     import soundfile as sf
 
     from .labels import labels_csv
-    from .render import TempoCurve, add_noise, add_reverb, find_soundfonts, render
+    from .augment import recording_chain
+    from .expressive import expressive_timing, spread_chords
+    from .render import TempoCurve, add_noise, add_reverb, detune, find_soundfonts, pad, render
     from .score import read_score
 
     s, rng = task.settings, np.random.default_rng(task.seed)
@@ -163,14 +176,27 @@ def render_piece(task: RenderTask) -> dict[str, list[dict]]:
     shift = int(rng.integers(-s.max_transpose, s.max_transpose + 1))
     vel = np.clip(notes.velocity + rng.normal(0, 12, len(notes)) + rng.normal(0, 10, n_parts)[notes.part], 25, 120)
     perf = replace(notes.transpose(shift), program=programs[notes.part], velocity=vel.astype(int))
-    curve = TempoCurve(notes.duration, rng=rng, scale=float(rng.uniform(*s.tempo_scale)),
-                       max_ratio=s.tempo_ratio)
-    perf = curve.apply(perf)
+    if rng.random() < s.expressive_share:
+        curve = expressive_timing(perf, rng=rng, tempo=(1 / s.tempo_scale[1], 1 / s.tempo_scale[0]))
+        perf = spread_chords(curve.apply(perf), rng=rng)
+    else:
+        curve = TempoCurve(notes.duration, rng=rng, scale=float(rng.uniform(*s.tempo_scale)),
+                           max_ratio=s.tempo_ratio)
+        perf = curve.apply(perf)
     fonts = [Path(f) for f in s.soundfonts] or find_soundfonts()
     font = fonts[int(rng.integers(len(fonts)))]
     y = render(perf, soundfont=font, reverb=bool(rng.random() < 0.5))
     y = add_reverb(y, rng=rng, rt60=float(rng.uniform(*s.rt60)), wet=float(rng.uniform(0.0, 0.35)))
     y = add_noise(y, snr_db=float(rng.uniform(*s.snr_db)), rng=rng)
+    y = recording_chain(y, rng=rng, lossy_share=s.lossy_share)
+    cents, lead = float(rng.uniform(-s.max_cents, s.max_cents)), float(rng.uniform(0, s.max_pad))
+    y = pad(detune(y, cents), lead=lead, trail=float(rng.uniform(0, s.max_pad)), rng=rng)
+    speed = 2.0 ** (cents / 1200)  # a detuned render plays faster by this factor
+
+    def at(t):  # score seconds → seconds of the recording as written
+        return curve(t) / speed + lead
+
+    perf = replace(perf, onset=perf.onset / speed + lead, offset=perf.offset / speed + lead)
     name, group = task.name, f"{composer_of(task.score)}/{task.score.stem}"
     for d in ("audio", "labels", "themes"):
         (task.out / d).mkdir(parents=True, exist_ok=True)
@@ -183,8 +209,8 @@ def render_piece(task: RenderTask) -> dict[str, list[dict]]:
     for k, (t0, t1) in enumerate(_excerpts(top, s, rng)):
         theme = Path("themes") / f"{name}_{k}.csv"
         _write_theme(task.out / theme, top.select((top.onset >= t0) & (top.onset < t1)), t0)
-        ctc.append({"audio": str(audio), "start": f"{float(curve(t0)):.3f}",
-                    "end": f"{float(curve(t1)):.3f}", "theme": str(theme), "transpose": shift,
+        ctc.append({"audio": str(audio), "start": f"{float(at(t0)):.3f}",
+                    "end": f"{float(at(t1)):.3f}", "theme": str(theme), "transpose": shift,
                     "group": group})
     rows = {"ctc": ctc, "bce": [{"audio": str(audio), "labels": str(labels), "group": group}]}
     _rows_path(task).parent.mkdir(parents=True, exist_ok=True)

@@ -23,8 +23,13 @@ from .errors import ChromatoolError, ParameterError
 from .score import NoteList
 
 #: Where Debian's packages put General MIDI soundfonts (fluid-soundfont-gm, timgm6mb-soundfont).
-SOUNDFONT_DIRS: tuple[str, ...] = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/share/sounds/sf3")
-SOUNDFONT_NAMES: tuple[str, ...] = ("FluidR3_GM.sf2", "TimGM6mb.sf2", "default-GM.sf2")
+#: (FluidR3 first: the score render of ``align`` uses the first one found; csound-soundfont and
+#: opl3-soundfont give renders other timbres. The MuseScore General family is never looked for:
+#: it is reserved for testing.)
+SOUNDFONT_DIRS: tuple[str, ...] = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/share/sounds/sf3",
+                                   "/usr/share/samples")
+SOUNDFONT_NAMES: tuple[str, ...] = ("FluidR3_GM.sf2", "TimGM6mb.sf2", "default-GM.sf2", "sf_GMbank.sf2",
+                                    "OPL-3_FM_128M.sf2")
 
 
 class RenderError(ChromatoolError):

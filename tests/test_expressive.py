@@ -167,3 +167,32 @@ def test_cli_refuses_a_duration_mismatch_and_names_the_flag(tmp_path, chorale):
     r = runner.invoke(app, ["align", str(score), str(tmp_path / "short.wav"), "-o", str(tmp_path / "l.csv"),
                             "--synthesis", "notes", "--force"])
     assert r.exit_code == 0 and (tmp_path / "l.csv").exists()
+
+
+def test_training_renders_keep_labels_on_the_music(tmp_path):
+    """Expressive timing, ±50 cents, room tone, EQ, compression and lossy coding: the labels
+    still sit on the notes (their chroma matches the audio's far better than shifted labels)."""
+    from chromatool.audio import load_audio
+    from chromatool.dataset import RenderSettings, build_dataset, corpus_scores, pick_pieces
+    from chromatool.labels import read_labels
+
+    if not can_render():
+        pytest.skip("FluidSynth is not installed")
+    scores = pick_pieces(corpus_scores(("bach",)), 1, np.random.default_rng(4))
+    settings = RenderSettings(excerpts=1, expressive_share=1.0, max_cents=50, max_pad=3.0, lossy_share=1.0)
+    ctc, bce, _ = build_dataset(scores, tmp_path / "d", seed=4, settings=settings)
+    row = bce.read_text().splitlines()[1].split(",")
+    y = load_audio(tmp_path / "d" / row[0])
+    notes = read_labels(tmp_path / "d" / row[1])
+    audio = F.chroma(y, tuning=estimate_tuning(y)).data
+    n = audio.shape[1]
+
+    def agreement(shift: float) -> float:
+        lab = replace(notes, onset=notes.onset + shift, offset=notes.offset + shift).chroma(n_frames=n)
+        keep = lab.sum(axis=0) > 0
+        a = audio[:, keep] / np.linalg.norm(audio[:, keep], axis=0)
+        b = lab[:, keep] / np.linalg.norm(lab[:, keep], axis=0)
+        return float(np.mean(np.sum(a * b, axis=0)))
+
+    assert agreement(0.0) > 0.55
+    assert agreement(0.0) > agreement(0.7) + 0.1 and agreement(0.0) > agreement(-0.7) + 0.1
