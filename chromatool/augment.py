@@ -66,8 +66,10 @@ def lossy(y: np.ndarray, *, rng: np.random.Generator, sr: int = D.SAMPLE_RATE) -
 
     buf = io.BytesIO()
     quality = float(rng.uniform(0.1, 0.6))
-    sf.write(buf, np.asarray(y, dtype=np.float32), sr, format="OGG", subtype="VORBIS",
-             compression_level=1.0 - quality)
+    x = np.asarray(y, dtype=np.float32)
+    with sf.SoundFile(buf, "w", sr, 1, format="OGG", subtype="VORBIS", compression_level=1.0 - quality) as f:
+        for i in range(0, x.size, _VORBIS_BLOCK):  # libsndfile's Vorbis writer crashes on long single writes
+            f.write(x[i:i + _VORBIS_BLOCK])
     buf.seek(0)
     out, _ = sf.read(buf, dtype="float32")
     n = len(y)
@@ -98,6 +100,10 @@ def recording_chain(y: np.ndarray, *, rng: np.random.Generator, lossy_share: flo
     if rng.random() < lossy_share:
         y = lossy(y, rng=rng, sr=sr)
     return y
+
+
+#: Frames per write to the Vorbis encoder.
+_VORBIS_BLOCK: int = 1 << 15
 
 
 def _renormalise(out: np.ndarray, like: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from .training import TrainConfig
 def dataset_cmd(
     output: Annotated[Path, typer.Argument(help="Folder for audio/, labels/, themes/ and the ctc.csv / bce.csv manifests.")],
     scores: Annotated[Optional[list[Path]], typer.Argument(help="Score files (any format chromatool reads); or use --composers.")] = None,
+    asap: Annotated[Optional[Path], typer.Option("--asap", help="Render the human piano performances of an ASAP folder (real timing, dynamics, sustain pedal) instead of scores; labels from the performance MIDI, note ends sustained by the pedal.")] = None,
     composers: Annotated[Optional[str], typer.Option("--composers", help="Comma-separated music21 corpus composers to render (e.g. bach,palestrina); the reserved test composers are refused.")] = None,
     pieces: Annotated[int, typer.Option("--pieces", "-n", min=1, help="At most this many corpus pieces (round-robin over composers).")] = 100,
     excerpts: Annotated[int, typer.Option("--excerpts", min=0, help="Theme-like top-voice excerpts per piece (ctc.csv rows).")] = RenderSettings.excerpts,
@@ -47,19 +48,28 @@ def dataset_cmd(
 
         chromatool dataset data/ --composers bach,palestrina --pieces 50 --jobs 2
         chromatool dataset data/ scores/*.mxl --overwrite
+        chromatool dataset piano/ --asap ../shared/data/asap --pieces 200 --jobs 2
     """
     from .dataset import build_dataset, corpus_scores, pick_pieces
 
-    if bool(scores) == bool(composers):
-        raise typer.BadParameter("give score files or --composers (not both)", param_hint="SCORES")
+    if sum(map(bool, (scores, composers, asap))) != 1:
+        raise typer.BadParameter("give score files, --composers or --asap (one of them)", param_hint="SCORES")
     import numpy as np
 
-    files = list(scores or []) or pick_pieces(corpus_scores(tuple(c.strip() for c in composers.split(",") if c.strip())),
-                                               pieces, np.random.default_rng(seed))
+    render_fn = None
+    if asap:
+        from .performances import asap_performances, render_performance
+
+        files, render_fn = pick_pieces(asap_performances(asap), pieces, np.random.default_rng(seed)), render_performance
+    else:
+        files = list(scores or []) or pick_pieces(
+            corpus_scores(tuple(c.strip() for c in composers.split(",") if c.strip())), pieces,
+            np.random.default_rng(seed))
     settings = RenderSettings(excerpts=excerpts, soundfonts=tuple(str(f) for f in soundfont or ()))
     with progress_bar(len(files), "rendering") as cb:
         ctc, bce, skipped = build_dataset(files, output, seed=seed, settings=settings, jobs=jobs,
-                                          overwrite=overwrite, skip_existing=skip_existing, on_done=cb)
+                                          overwrite=overwrite, skip_existing=skip_existing, on_done=cb,
+                                          render_fn=render_fn)
     for path, msg in skipped:
         _stderr().print(f"[yellow]skipped:[/yellow] {msg}", highlight=False, soft_wrap=True)
     _say(f"rendered {len(files) - len(skipped)} of {len(files)} scores: {ctc} ({_rows(ctc)} excerpts), "

@@ -22,6 +22,7 @@ import csv
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -240,13 +241,16 @@ DATASET_ENTRIES: tuple[str, ...] = ("ctc.csv", "bce.csv", "audio", "labels", "th
 
 def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
                   settings: RenderSettings = RenderSettings(), jobs: int = 1, overwrite: bool = False,
-                  skip_existing: bool = False, on_done: Callback | None = None
+                  skip_existing: bool = False, on_done: Callback | None = None,
+                  render_fn: Callable[[RenderTask], dict] | None = None
                   ) -> tuple[Path, Path, list[tuple[Path, str]]]:
     """Render ``scores`` into ``out``; returns the ctc and bce manifests and the skipped scores.
     A folder that is not empty is refused unless ``overwrite``, which first removes the dataset
     a previous run left there (its manifests, audio/, labels/, themes/ and rows/; nothing
     else), or ``skip_existing``, which keeps the pieces an interrupted run of the same command
-    completed and renders the rest (the manifests are written anew from all of them)."""
+    completed and renders the rest (the manifests are written anew from all of them).
+    ``render_fn`` renders one task (default :func:`render_piece`, a score;
+    :func:`chromatool.performances.render_performance` takes performance MIDI files instead)."""
     from .render import RenderError, can_render
 
     if not can_render():
@@ -278,7 +282,7 @@ def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
         tasks.append(RenderTask(Path(p), out, seed * 100003 + i, settings, name))
     kept = {i for i, t in enumerate(tasks) if skip_existing and _rows_path(t).is_file()}
     todo = [t for i, t in enumerate(tasks) if i not in kept]
-    fresh = iter(map_items(render_piece, todo, jobs=jobs, on_done=on_done))
+    fresh = iter(map_items(render_fn or render_piece, todo, jobs=jobs, on_done=on_done))
     results = [_kept_rows(t) if i in kept else next(fresh) for i, t in enumerate(tasks)]
     ctc, bce, skipped = [], [], []
     for t, r in zip(tasks, results):

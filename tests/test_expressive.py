@@ -196,3 +196,29 @@ def test_training_renders_keep_labels_on_the_music(tmp_path):
 
     assert agreement(0.0) > 0.55
     assert agreement(0.0) > agreement(0.7) + 0.1 and agreement(0.0) > agreement(-0.7) + 0.1
+
+
+def test_asap_performances_render_with_pedal_sustained_labels(tmp_path):
+    """dataset --asap: real pianists' timing and pedal; the labels' note ends follow the pedal."""
+    import pretty_midi
+
+    from chromatool.labels import read_labels
+    from chromatool.performances import asap_performances
+    from conftest import DATA, need
+
+    root = need(DATA / "asap")
+    if not can_render():
+        pytest.skip("FluidSynth is not installed")
+    r = runner.invoke(app, ["dataset", str(tmp_path / "p"), "--asap", str(root), "--pieces", "1", "--seed", "1"])
+    assert r.exit_code == 0, r.output
+    rows = (tmp_path / "p" / "bce.csv").read_text().splitlines()
+    assert len(rows) == 2 and (tmp_path / "p" / "ctc.csv").read_text().count("\n") == 1
+    audio, labels, group = rows[1].split(",")
+    assert "/" in group  # composer-level piece folder: all performances of a piece in one split
+    notes = read_labels(tmp_path / "p" / labels)
+    perf = next(p for p in asap_performances(root) if p.stem in audio and p.parent.name in audio)
+    raw = [n for i in pretty_midi.PrettyMIDI(str(perf)).instruments for n in i.notes if n.start < 300]
+    assert len(notes) == len(raw)
+    held = np.sort(notes.offset - notes.onset)
+    keys = np.sort([n.end - n.start for n in raw])
+    assert held.mean() > keys.mean()  # the pedal sustains notes beyond their key release
