@@ -61,6 +61,7 @@ def labels_csv(notes: NoteList, *, fmt: str = "chromatool") -> str:
         for i in np.argsort(notes.onset, kind="stable"):
             part = int(notes.part[i])
             inst = notes.part_names[part] if part < len(notes.part_names) else str(part)
+            inst = " ".join(inst.split())  # score part names may hold line breaks (e.g. "Bass\rContinuo")
             w.writerow([f"{notes.onset[i]:.4f}", f"{notes.offset[i]:.4f}", inst, int(notes.pitch[i]),
                         f"{notes.onset_beat[i]:.4f}", f"{notes.offset_beat[i]:.4f}",
                         int(notes.measure[i]), notes.note_value[i]])

@@ -96,7 +96,7 @@ def render_performance(task) -> dict[str, list[dict]]:
     from .augment import recording_chain
     from .dataset import GM_FAMILIES, _rows_path
     from .labels import labels_csv
-    from .render import add_noise, add_reverb, detune, find_soundfonts, pad, render_midi_file
+    from .render import add_noise, add_reverb, detune, find_soundfonts, pad, render_midi_file, silence_at_end
 
     s, rng = task.settings, np.random.default_rng(task.seed)
     try:
@@ -116,6 +116,7 @@ def render_performance(task) -> dict[str, list[dict]]:
     fonts = [Path(f) for f in s.soundfonts] or find_soundfonts()
     with tempfile.TemporaryDirectory(prefix="chromatool-perf-") as tmp:
         mid = Path(tmp) / "perf.mid"
+        silence_at_end(pm)
         pm.write(str(mid))
         y = render_midi_file(mid, soundfont=fonts[int(rng.integers(len(fonts)))],
                              reverb=bool(rng.random() < 0.5), what=str(task.score))

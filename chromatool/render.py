@@ -75,7 +75,23 @@ def to_pretty_midi(notes: NoteList, *, program: int | None = None):
                 inst.notes.append(pretty_midi.Note(velocity=int(np.clip(v, 1, 127)), pitch=int(p),
                                                    start=float(on), end=float(off)))
         pm.instruments.append(inst)
+    silence_at_end(pm)
     return pm
+
+
+#: Seconds after the last note at which every channel is silenced ("all sound off").
+SILENCE_AFTER: float = 3.0
+
+
+def silence_at_end(pm) -> None:
+    """Add "all sound off" (CC 120) to every instrument ``SILENCE_AFTER`` s after the last note:
+    some soundfont samples never finish their release (TimGM6mb's cello), and FluidSynth's file
+    rendering then runs until it is killed."""
+    import pretty_midi
+
+    end = pm.get_end_time() + SILENCE_AFTER
+    for inst in pm.instruments:
+        inst.control_changes.append(pretty_midi.ControlChange(number=120, value=0, time=end))
 
 
 def render(notes: NoteList, *, sr: int = D.SAMPLE_RATE, soundfont: str | Path | None = None,

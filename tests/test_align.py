@@ -133,3 +133,30 @@ def test_real_chopin_performances_agree_on_bars():
         firsts.append(np.array(bars) / sf.info(str(R / f"Chopin_Op010-03-Measures1-8_{perf}.wav")).duration)
     # bar lines sit at similar relative positions in both performances
     assert np.median(np.abs(firsts[0] - firsts[1])) < 0.08
+
+
+def test_part_names_with_line_breaks_round_trip(tmp_path, chorale):
+    from dataclasses import replace
+
+    notes = replace(chorale, part_names=("Soprano\rOboe 1,2\rViolin1", "Alto\nViola", "Tenor", "Bass"))
+    out = tmp_path / "l.csv"
+    out.write_text(labels_csv(notes))
+    back = read_labels(out)
+    assert len(back) == len(notes)
+    assert {"Soprano Oboe 1,2 Violin1", "Alto Viola", "Tenor", "Bass"} == set(back.part_names)
+
+
+def test_every_render_ends_with_all_sound_off():
+    """A stuck voice (seen: a dataset render of Josquin's Mille regrets on TimGM6mb's cello) made
+    FluidSynth write audio until its 600 s timeout; every MIDI chromatool renders now ends with
+    "all sound off" (CC 120) on every channel shortly after the last note."""
+    import music21
+
+    from chromatool.render import SILENCE_AFTER, to_pretty_midi
+
+    notes = notelist_from_music21(music21.corpus.parse("bach/bwv66.6"))
+    pm = to_pretty_midi(notes)
+    last = max(n.end for inst in pm.instruments for n in inst.notes)
+    for inst in pm.instruments:
+        off = [c for c in inst.control_changes if c.number == 120]
+        assert len(off) == 1 and abs(off[0].time - (last + SILENCE_AFTER)) < 1e-6
