@@ -104,6 +104,18 @@ def render(notes: NoteList, *, sr: int = D.SAMPLE_RATE, soundfont: str | Path | 
                                 what=notes.source or "notes")
 
 
+def _render_timeout(path: str | Path) -> float:
+    """Seconds a render may take: FluidSynth writes files 50-100x faster than real time, and a
+    render that runs on (a stuck voice) writes gigabytes a minute, so the limit follows the
+    MIDI's length: 30 s plus half its duration."""
+    import pretty_midi
+
+    try:
+        return 30.0 + 0.5 * float(pretty_midi.PrettyMIDI(str(path)).get_end_time())
+    except Exception:  # noqa: BLE001 - FluidSynth reports unreadable files itself
+        return 60.0
+
+
 def render_midi_file(path: str | Path, *, sr: int = D.SAMPLE_RATE, soundfont: str | Path | None = None,
                      reverb: bool = False, gain: float = 0.5, what: str | None = None) -> np.ndarray:
     """Render a MIDI file as it is (controllers such as the sustain pedal included) with
@@ -126,7 +138,7 @@ def render_midi_file(path: str | Path, *, sr: int = D.SAMPLE_RATE, soundfont: st
         cmd = [exe, "-ni", "-q", "-g", str(gain), "-r", str(sr), "-F", str(wav), "-T", "wav",
                "-R", "1" if reverb else "0", "-C", "0", str(soundfont), str(path)]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_render_timeout(path))
         except subprocess.TimeoutExpired:
             raise RenderError(f"FluidSynth timed out rendering {what}") from None
         if proc.returncode != 0 or not wav.exists():
