@@ -77,9 +77,9 @@ def _sync_path(sync_python: str | None, score_y: np.ndarray, y: np.ndarray) -> n
 
 
 def _map(wp: np.ndarray, t: np.ndarray) -> np.ndarray:
-    rows, idx = np.unique(wp[0], return_index=True)
-    means = np.array([wp[1][wp[0] == r].mean() for r in rows])
-    return np.interp(t, rows, means)
+    from chromatool.alignment import path_time_map
+
+    return np.interp(t, *path_time_map(wp))
 
 
 def _run_aligners(score_notes, y, times, own_font, sync_python):

@@ -59,6 +59,13 @@ RENDER_PROGRAM: int | None = 0
 SYNTHESES: tuple[str, ...] = ("auto", "fluidsynth", "notes")
 
 
+def path_time_map(path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A warping path (2, L) as a time map: each score time once, with the mean of the
+    recording times the path pairs it with (for ``np.interp``)."""
+    rows, idx, counts = np.unique(path[0], return_index=True, return_counts=True)
+    return rows, np.add.reduceat(path[1], idx) / counts
+
+
 @dataclass
 class Alignment:
     """The result of aligning a score to a recording.
@@ -90,8 +97,7 @@ class Alignment:
     def to_recording(self, t: np.ndarray) -> np.ndarray:
         """Recording seconds of score seconds ``t``: linear between the refined onsets
         (``anchors``), the warping path (its mean recording time per score frame) elsewhere."""
-        rows, idx, counts = np.unique(self.path[0], return_index=True, return_counts=True)
-        means = np.add.reduceat(self.path[1], idx) / counts
+        rows, means = path_time_map(self.path)
         if self.anchors is not None and self.anchors.shape[1] >= 2:
             a = self.anchors
             inside = (rows > a[0, 0]) & (rows < a[0, -1])

@@ -40,10 +40,11 @@ def semitone_onset_strength(C: np.ndarray) -> np.ndarray:
     return np.maximum(0.0, np.diff(L, axis=1, prepend=L[:, :1])).astype(np.float32)
 
 
-def refine_onsets(notes: NoteList, onset: np.ndarray, C: np.ndarray, feature_rate: float, *,
-                  window_seconds: float = WINDOW_SECONDS, prior_seconds: float = PRIOR_SECONDS
-                  ) -> np.ndarray:
-    """Refined recording times of the notes' onsets.
+def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, feature_rate: float, *,
+                        window_seconds: float = WINDOW_SECONDS, prior_seconds: float = PRIOR_SECONDS
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Refined recording times of the notes' onsets, and the refined groups as anchors of a
+    time map.
 
     Parameters
     ----------
@@ -54,18 +55,11 @@ def refine_onsets(notes: NoteList, onset: np.ndarray, C: np.ndarray, feature_rat
 
     Returns
     -------
-    np.ndarray [shape=(n_notes,)] recording seconds; notes of one score onset stay together and
-    the groups keep their order
+    onset : np.ndarray [shape=(n_notes,)] recording seconds; notes of one score onset stay
+        together and the groups keep their order
+    anchors : np.ndarray [shape=(2, K)] (score, recording) seconds of the groups where a clear
+        onset was found
     """
-    return refine_onset_groups(notes, onset, C, feature_rate, window_seconds=window_seconds,
-                               prior_seconds=prior_seconds)[0]
-
-
-def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, feature_rate: float, *,
-                        window_seconds: float = WINDOW_SECONDS, prior_seconds: float = PRIOR_SECONDS
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`refine_onsets`, and the refined groups as anchors of a time map: a (2, K) array of
-    (score seconds, recording seconds) of the onset groups where a clear onset was found."""
     if not len(notes):
         return onset, np.zeros((2, 0))
     O = semitone_onset_strength(C)
