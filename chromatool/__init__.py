@@ -11,6 +11,9 @@ DTW
     subsequence_dtw
 tasks
     retrieve (theme retrieval), align (score-to-audio alignment), Alignment
+large archives
+    build_index, add_to_index, ThemeIndex, search_index (a theme index: candidates by
+    nearest-neighbour search, then the exact ranking)
 the learned half
     load_model, extract, train, TrainConfig
 errors
@@ -35,6 +38,8 @@ _API: dict[str, str] = {
     "stft_chroma": "features", "Features": "features", "estimate_tuning": "tuning",
     "subsequence_dtw": "dtw",
     "retrieve": "retrieval", "align": "alignment", "Alignment": "alignment",
+    "build_index": "index", "add_to_index": "index", "ThemeIndex": "index",
+    "search_index": "index_search",
     "load_model": "deep", "extract": "deep", "train": "training", "TrainConfig": "training",
     "ChromatoolError": "errors", "ParameterError": "errors", "AudioError": "errors",
     "ScoreError": "errors", "ModelError": "errors", "OutputError": "errors",

@@ -117,7 +117,8 @@ def _tasks_from_csv(path: Path, out: Path, kw: dict) -> list[AlignTask]:
     return tasks
 
 
-def run_align_tasks(tasks: list[AlignTask], *, jobs: int = 1,
-                    on_done: Callback | None = None) -> AlignReport:
-    done, failed = run_batch(_run, tasks, jobs=jobs, on_done=on_done)
+def run_align_tasks(tasks: list[AlignTask], *, jobs: int = 1, on_done: Callback | None = None,
+                    scheduler: str | None = None) -> AlignReport:
+    """Run the tasks (in ``jobs`` processes, or on the Dask cluster at ``scheduler``)."""
+    done, failed = run_batch(_run, tasks, jobs=jobs, on_done=on_done, scheduler=scheduler)
     return AlignReport([(t.audio, w) for t, r in done for w in r], [(t.audio, msg) for t, msg in failed])

@@ -20,11 +20,17 @@ DEBUG: bool = False
 
 
 def map_items(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
-              on_done: Callback | None = None) -> list[Any]:
+              on_done: Callback | None = None, scheduler: str | None = None) -> list[Any]:
     """Apply ``fn`` to each item; return results in order, with a ``ChromatoolError`` in place
-    of each item that failed with one (other exceptions propagate: they are bugs)."""
+    of each item that failed with one (other exceptions propagate: they are bugs). With
+    ``scheduler`` (a Dask scheduler's address) the items run on that cluster instead
+    (:mod:`chromatool.cluster`); ``fn`` and the items must then pickle."""
     if jobs < 1:
         raise ParameterError(f"jobs must be at least 1, got {jobs}")
+    if scheduler:
+        from .cluster import map_on_cluster
+
+        return map_on_cluster(fn, items, scheduler=scheduler, on_done=on_done)
     results: list[Any] = [None] * len(items)
     if jobs == 1 or len(items) <= 1:
         for i, item in enumerate(items):
@@ -51,10 +57,11 @@ def map_items(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
 
 
 def run_batch(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
-              on_done: Callback | None = None) -> tuple[list[tuple[Any, Any]], list[tuple[Any, str]]]:
+              on_done: Callback | None = None, scheduler: str | None = None
+              ) -> tuple[list[tuple[Any, Any]], list[tuple[Any, str]]]:
     """:func:`map_items`, split: the (item, result) pairs that worked and the (item, message)
     pairs that failed with a ``ChromatoolError`` — what every batch command reports."""
-    results = map_items(fn, items, jobs=jobs, on_done=on_done)
+    results = map_items(fn, items, jobs=jobs, on_done=on_done, scheduler=scheduler)
     done = [(it, r) for it, r in zip(items, results) if not isinstance(r, ChromatoolError)]
     failed = [(it, str(r)) for it, r in zip(items, results) if isinstance(r, ChromatoolError)]
     return done, failed

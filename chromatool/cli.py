@@ -60,6 +60,7 @@ Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel worker 
 SkipExisting = Annotated[bool, typer.Option("--skip-existing", metavar="", help="Keep outputs that already exist (complete: they are written atomically) and count them as skipped: an interrupted batch finishes with the same command plus this flag.")]
 FilesFrom = Annotated[Optional[str], typer.Option("--files-from", help="Also read input paths from this file, one per line (- for stdin).", metavar="FILE")]
 Null = Annotated[bool, typer.Option("--null", "-0", metavar="", help="With --files-from: paths are NUL-separated (find -print0).")]
+Scheduler = Annotated[Optional[str], typer.Option("--scheduler", help="Run one task per file on this Dask cluster (scheduler address tcp://HOST:8786, or a scheduler file); files must be on a filesystem the workers share. Needs chromatool[cluster].", metavar="ADDRESS")]
 Tuning = Annotated[str, typer.Option("--tuning", help="Recording tuning: auto (estimate each file's deviation from A440 and centre the filters on it), or cents to force, e.g. 0 or -15.")]
 
 
@@ -91,7 +92,8 @@ _FLAGS = {"force=True": "--force", "resume=True": "--resume", "resume:": "--resu
 #: Library parameters whose settings (``name=value``) and mentions (``name must ...``) in error
 #: messages the CLI names as its flags.
 _PARAMS = {"jobs": "--jobs", "top": "--top", "features": "--features", "feature_rate": "--feature-rate",
-           "model": "--model", "device": "--device", "loss": "--loss", "kind": "--kind", "tuning": "--tuning"}
+           "model": "--model", "device": "--device", "loss": "--loss", "kind": "--kind", "tuning": "--tuning",
+           "scheduler": "--scheduler", "candidates_per_query": "--candidates", "dims": "--dims"}
 _SETTING = re.compile(r"\b(" + "|".join(_PARAMS) + r")=(?:'([^']*)'|([^\s,;)]+))")
 _MENTION = re.compile(r"\b(" + "|".join(_PARAMS) + r")(?= must| goes| needs)")
 
@@ -201,6 +203,7 @@ def features_cmd(
     skip_existing: SkipExisting = False,
     files_from: FilesFrom = None,
     null: Null = False,
+    scheduler: Scheduler = None,
 ) -> None:
     """Compute HCQT, CQT or chroma features of recordings.
 
@@ -212,9 +215,11 @@ def features_cmd(
         chromatool features rec.wav -o chroma.npy
         chromatool features recordings/ -o feats/ --kind hcqt --jobs 2 --skip-existing
         find /archive -name '*.flac' -print0 | chromatool features --files-from - --null -o feats/
+        chromatool features /shared/archive/ -o /shared/feats/ --scheduler tcp://head:8786
     """
     from .featurize import plan_feature_tasks, run_feature_tasks
 
+    _local_or_cluster(jobs, scheduler)
     _choice(kind, D.FEATURE_KINDS, "--kind")
     _choice(fmt, D.ARRAY_FORMATS, "--format")
     dev = _resolve_device(device)
@@ -222,7 +227,7 @@ def features_cmd(
                                         feature_rate=feature_rate, device=dev, fmt=fmt, overwrite=overwrite,
                                         tuning=_tuning(tuning), skip_existing=skip_existing)
     with progress_bar(len(tasks), f"{kind} features") as cb:
-        report = run_feature_tasks(tasks, jobs=jobs, on_done=cb)
+        report = run_feature_tasks(tasks, jobs=jobs, on_done=cb, scheduler=scheduler)
     _report_batch(len(tasks), report.failures, f"{kind} features", len(skipped))
 
 
@@ -238,6 +243,12 @@ def _report_batch(total: int, failures: list[tuple[Path, str]], what: str, skipp
              + (f", {len(failures)} failed" if failures else ""))
     if failures:
         raise typer.Exit(1)
+
+
+def _local_or_cluster(jobs: int, scheduler: Optional[str]) -> None:
+    if scheduler and jobs > 1:
+        raise typer.BadParameter("--jobs runs processes here; with --scheduler the cluster's workers "
+                                 "do the work: give one of them", param_hint="--jobs")
 
 
 def _inputs(paths: Optional[list[Path]], files_from: Optional[str], null: bool, hint: str) -> list[str]:
@@ -283,5 +294,6 @@ if __name__ == "__main__":  # pragma: no cover
 # in the order --help lists them.
 from . import cli_tasks  # noqa: E402,F401,I001
 from . import cli_learn  # noqa: E402,F401
+from . import cli_index  # noqa: E402,F401
 from .cli_learn import dataset_cmd, extract_cmd, train_cmd  # noqa: E402,F401
 from .cli_tasks import align_cmd, evaluate_pitch_cmd, evaluate_retrieval_cmd, retrieve_cmd  # noqa: E402,F401

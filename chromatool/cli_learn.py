@@ -10,7 +10,7 @@ import typer
 
 from . import defaults as D
 from .cli import (
-    STATE, Device, FilesFrom, Jobs, Null, Overwrite, SkipExisting, Tuning, _choice, _inputs,
+    STATE, Device, FilesFrom, Jobs, Null, Overwrite, Scheduler, SkipExisting, Tuning, _choice, _inputs,
     _report_batch, _resolve_device, _say, _stderr, _tuning, command, progress_bar,
 )
 from .dataset import RenderSettings
@@ -233,6 +233,7 @@ def extract_cmd(
     skip_existing: SkipExisting = False,
     files_from: FilesFrom = None,
     null: Null = False,
+    scheduler: Scheduler = None,
 ) -> None:
     """Deep chroma or pitch salience of recordings with a trained model.
 
@@ -245,6 +246,7 @@ def extract_cmd(
         chromatool extract rec.wav -o chroma.npy
         chromatool extract recordings/ -o salience/ --kind pitch --skip-existing
         chromatool extract rec.wav -o probs.npz --kind probs --format npz
+        chromatool extract /shared/archive/ -o /shared/chroma/ --scheduler tcp://head:8786
     """
     from .deep import OUTPUTS, extract_files, load_model
     from .featurize import plan_outputs
@@ -262,5 +264,5 @@ def extract_cmd(
     lm = load_model(model, output=what, device=dev)
     with progress_bar(len(pairs), f"deep {what}") as cb:
         _, failures = extract_files(pairs, lm, output=what, device=dev, fmt=fmt, overwrite=overwrite,
-                                    on_done=cb, tuning=_tuning(tuning))
+                                    on_done=cb, tuning=_tuning(tuning), scheduler=scheduler)
     _report_batch(len(pairs), failures, f"deep {what}", len(skipped))

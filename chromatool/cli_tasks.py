@@ -10,8 +10,8 @@ import typer
 
 from . import defaults as D
 from .cli import (
-    Device, FeatureRate, Jobs, Null, Overwrite, SkipExisting, Tuning, _choice, _errors,
-    _report_batch, _resolve_device, _say, _stderr, _stdout, _tuning, app, command, progress_bar,
+    Device, FeatureRate, Jobs, Null, Overwrite, Scheduler, SkipExisting, Tuning, _choice, _errors,
+    _local_or_cluster, _report_batch, _resolve_device, _say, _stderr, _stdout, _tuning, app, command, progress_bar,
 )
 
 
@@ -24,9 +24,9 @@ OUTPUT_FORMATS = ("auto", "table", "tsv", "json", "jsonl")
 
 @command("retrieve")
 def retrieve_cmd(
-    paths: Annotated[list[Path], typer.Argument(help="QUERY... DOCS: theme files or folders of them, then the database (a folder, searched recursively, or one recording).", metavar="QUERY... DOCS")],
+    paths: Annotated[list[Path], typer.Argument(help="QUERY... DOCS: theme files or folders of them, then the database (a folder, searched recursively, one recording, or an index built by `chromatool index build`).", metavar="QUERY... DOCS")],
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="Documents listed per query.")] = D.RETRIEVE_TOP_K,
-    features: Annotated[str, typer.Option("--features", help="Document features: stft-chroma | chroma | cens | deep (CTC deep chroma of a trained model).")] = D.RETRIEVE_FEATURES,
+    features: Annotated[Optional[str], typer.Option("--features", help=f"Document features: stft-chroma | chroma | cens | deep (CTC deep chroma of a trained model). Default {D.RETRIEVE_FEATURES}; an index's own.")] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="With --features deep: packaged model name or .pt file (default: the packaged ctc-chroma).")] = None,
     transpose: Annotated[bool, typer.Option("--transpose", metavar="", help="Try all 12 chroma shifts of each query; report the best.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | tsv | json | jsonl (auto: a table on a terminal, tsv in a pipe).")] = "auto",
@@ -38,6 +38,7 @@ def retrieve_cmd(
     tuning: Tuning = D.TUNING,
     files_from: Annotated[Optional[str], typer.Option("--files-from", help="Read the database's recordings from this file list (- for stdin); every argument is then a query.", metavar="FILE")] = None,
     null: Null = False,
+    candidates: Annotated[int, typer.Option("--candidates", min=1, help="With an index: recordings the index proposes per query for the exact ranking.")] = D.INDEX_CANDIDATES,
 ) -> None:
     """Rank recordings for symbolic theme queries (subsequence DTW on chroma).
 
@@ -51,6 +52,7 @@ def retrieve_cmd(
         chromatool retrieve theme.mid recordings/
         chromatool retrieve themes/ recordings/ --top 5 --format jsonl | head
         chromatool retrieve theme.csv recordings/ --features deep --transpose
+        chromatool retrieve themes/ archive.ctx --candidates 100   # an index (chromatool index build)
     """
     from .retrieval import RETRIEVAL_FEATURES, retrieve
 
@@ -62,16 +64,24 @@ def retrieve_cmd(
             raise typer.BadParameter("give at least one query", param_hint="QUERY...")
     elif len(paths) < 2:
         raise typer.BadParameter("give at least one query and the database", param_hint="QUERY... DOCS")
-    _choice(features, RETRIEVAL_FEATURES, "--features")
+    if features is not None:
+        _choice(features, RETRIEVAL_FEATURES, "--features")
     _choice(fmt, OUTPUT_FORMATS, "--format")
     dev = _resolve_device(device)
     from .retrieval import collect_documents
 
     if not files_from:
         queries, database = [str(p) for p in paths[:-1]], [str(paths[-1])]
+        from .index import is_index
+
+        if is_index(database[0]):
+            res = _search_index(queries, database[0], features=features, model=model, top=top,
+                                transpose=transpose, candidates=candidates, device=dev)
+            _say(f"{res.n_docs} documents in the index, {res.n_queries} queries")
+            return _print_hits(res.hits, fmt)
     doc_files = collect_documents(database)  # scanned once: the count sizes the progress bar
     with progress_bar(len(doc_files), "document features") as cb:
-        res = retrieve(queries, doc_files, features=features, top=top, transpose=transpose,
+        res = retrieve(queries, doc_files, features=features or D.RETRIEVE_FEATURES, top=top, transpose=transpose,
                        feature_rate=feature_rate, cache_root=str(cache) if cache else None,
                        device=dev, jobs=jobs, strict=strict, model=model, on_done=cb,
                        tuning=_tuning(tuning))
@@ -80,8 +90,28 @@ def retrieve_cmd(
     for doc, msg in res.unmatched:
         _stderr().print(f"[yellow]unmatched:[/yellow] {msg}", highlight=False, soft_wrap=True)
     _say(f"{res.n_docs - len(res.skipped)} documents ({res.cache_hits} from cache), {res.n_queries} queries")
+    _print_hits(res.hits, fmt)
+
+
+def _search_index(queries: list[str], index: str, *, features: Optional[str], model: Optional[str],
+                  top: int, transpose: bool, candidates: int, device: str):
+    from .index import ThemeIndex
+    from .index_search import search_index
+
+    ix = ThemeIndex(index)
+    kind = ix.meta["features"]["kind"]
+    if features is not None and features != kind:
+        raise typer.BadParameter(f"{index} indexes {kind} features; leave --features out or build an index "
+                                 f"with --features {features}", param_hint="--features")
+    if model is not None:
+        raise typer.BadParameter("an index searches with the model it was built with", param_hint="--model")
+    return search_index(queries, ix, top=top, transpose=transpose, candidates_per_query=candidates,
+                        device=device)
+
+
+def _print_hits(hits: list[Any], fmt: str) -> None:
     try:
-        _render_hits(res.hits, fmt)
+        _render_hits(hits, fmt)
     except BrokenPipeError:  # the reader stopped (| head): end quietly, as Unix tools do
         import os
 
@@ -137,6 +167,7 @@ def align_cmd(
     tuning: Tuning = D.TUNING,
     force: Annotated[bool, typer.Option("--force", metavar="", help="Align even when the score and recording durations are too far apart to be one performance.")] = False,
     skip_existing: SkipExisting = False,
+    scheduler: Scheduler = None,
 ) -> None:
     """Align scores to recordings by DTW and write MusicNet-style note labels.
 
@@ -151,12 +182,14 @@ def align_cmd(
         chromatool align score.mid rec.wav -o labels.csv --plot check.png
         chromatool align scores/ recordings/ -o labels/ --format musicnet --skip-existing
         chromatool align score.musicxml rec.flac -o labels.csv --tuning -20
+        chromatool align /shared/scores/ /shared/recordings/ -o /shared/labels/ --scheduler tcp://head:8786
     """
     from .align_batch import AlignTask, plan_align_tasks, run_align_tasks
     from .alignment import SYNTHESES
     from .labels import LABEL_FORMATS
     from .render import can_render
 
+    _local_or_cluster(jobs, scheduler)
     _choice(fmt, LABEL_FORMATS, "--format")
     _choice(synthesis, SYNTHESES, "--synthesis")
     if synthesis == "auto" and not can_render():
@@ -171,7 +204,7 @@ def align_cmd(
     elif path_file or plot:
         raise typer.BadParameter("--path and --plot go with a single score and recording")
     with progress_bar(len(tasks), "aligning") as cb:
-        report = run_align_tasks(tasks, jobs=jobs, on_done=cb)
+        report = run_align_tasks(tasks, jobs=jobs, on_done=cb, scheduler=scheduler)
     for src, msg in report.warnings:
         _stderr().print(f"[yellow]warning:[/yellow] {src}: {msg}", highlight=False, soft_wrap=True)
     _report_batch(len(tasks), report.failures, "alignments", len(skipped))

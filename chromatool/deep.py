@@ -275,26 +275,49 @@ def extract(audio: str | Path | np.ndarray, *, model: str | Path | None = None, 
     return deep_features(y, lm, output=kind, device=device, tuning=resolve_tuning(tuning, y, sr=sr))
 
 
-def extract_files(pairs: list[tuple[Path, Path]], lm: LoadedModel, *, output: str = D.DEEP_KIND,
-                  device: str = D.DEVICE, fmt: str = "npy", overwrite: bool = False,
-                  on_done=None, tuning: str | float = D.TUNING) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Extract deep features of each (audio, destination) pair with one loaded model (in this
-    process); returns the written files and the (audio, message) failures."""
-    from .audio import load_audio
-    from .batch import run_batch
-    from .featurize import engine_for
-    from .io import save_array
+@dataclass(frozen=True)
+class ExtractTask:
+    """Deep features of one recording written to ``dest`` (the model is loaded once per process)."""
 
-    engine = engine_for(device)
+    src: Path
+    dest: Path
+    model: str
+    output: str
+    device: str
+    fmt: str
+    overwrite: bool
+    tuning: str | float
 
-    def one(pair: tuple[Path, Path]) -> list[Path]:
+    def __call__(self) -> list[Path]:
+        from .audio import load_audio
+        from .featurize import engine_for
+        from .io import save_array
         from .tuning import resolve_tuning
 
-        src, dest = pair
-        y = load_audio(src, sr=int(lm.features["sr"]))
-        f = deep_features(y, lm, output=output, device=device, engine=engine,
-                          tuning=resolve_tuning(tuning, y, sr=int(lm.features["sr"])))
-        return save_array(dest, f.data, {**f.metadata(), "source": str(src)}, overwrite=overwrite, fmt=fmt)
+        lm = cached_model(self.model, self.device, self.output)
+        sr = int(lm.features["sr"])
+        y = load_audio(self.src, sr=sr)
+        f = deep_features(y, lm, output=self.output, device=self.device, engine=engine_for(self.device),
+                          tuning=resolve_tuning(self.tuning, y, sr=sr))
+        return save_array(self.dest, f.data, {**f.metadata(), "source": str(self.src)},
+                          overwrite=self.overwrite, fmt=self.fmt)
 
-    done, failed = run_batch(one, pairs, jobs=1, on_done=on_done)
-    return [p for _, r in done for p in r], [(src, msg) for (src, _), msg in failed]
+
+def _run_extract(task: ExtractTask) -> list[Path]:
+    return task()
+
+
+def extract_files(pairs: list[tuple[Path, Path]], lm: LoadedModel, *, output: str = D.DEEP_KIND,
+                  device: str = D.DEVICE, fmt: str = "npy", overwrite: bool = False,
+                  on_done=None, tuning: str | float = D.TUNING, scheduler: str | None = None
+                  ) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Extract deep features of each (audio, destination) pair with one model (loaded once in
+    this process, or once per worker on the Dask cluster at ``scheduler``); returns the written
+    files and the (audio, message) failures."""
+    from .batch import run_batch
+
+    _LOADED.setdefault((str(resolve_model(str(lm.source), output)), device), lm)  # no second load here
+    tasks = [ExtractTask(src, dest, str(lm.source), output, device, fmt, overwrite, tuning)
+             for src, dest in pairs]
+    done, failed = run_batch(_run_extract, tasks, jobs=1, on_done=on_done, scheduler=scheduler)
+    return [p for _, r in done for p in r], [(t.src, msg) for t, msg in failed]

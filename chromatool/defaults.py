@@ -43,6 +43,19 @@ RETRIEVE_TOP_K: int = 10
 #: best hand-made feature on the synthetic retrieval set (benchmarks/retrieval_set.py)
 RETRIEVE_FEATURES: str = "stft-chroma"
 
+#: Theme index (Zalkow, Brandner & Müller 2021): features downsampled by INDEX_DOWNSAMPLE (25 Hz
+#: → 2.5 Hz), shingles of INDEX_SHINGLE frames (4 s) every INDEX_HOP frames (0.8 s), reduced to
+#: INDEX_DIMS by PCA; a query is shingled at each of INDEX_TEMPI (its notated tempo is a guess),
+#: each shingle's INDEX_NEIGHBOURS nearest are looked up, and the INDEX_CANDIDATES best documents
+#: are re-ranked by exact subsequence DTW (chosen on the synthetic retrieval set: benchmarks/index.py).
+INDEX_DOWNSAMPLE: int = 10
+INDEX_SHINGLE: int = 10
+INDEX_HOP: int = 2
+INDEX_DIMS: int = 32
+INDEX_TEMPI: tuple[float, ...] = tuple(round(2.0 ** (k / 4), 3) for k in range(-3, 4))  # 0.59 … 1.68
+INDEX_NEIGHBOURS: int = 32
+INDEX_CANDIDATES: int = 50
+
 #: Activation from which a semitone counts as sounding (multi-pitch output); the best F of the
 #: packaged multipitch model on a held-out tuning set (see its model card).
 PITCH_THRESHOLD: float = 0.4

@@ -121,10 +121,11 @@ def plan_feature_tasks(inputs: list[str | Path], output: str | Path, *, kind: st
             for src, dest in todo], skipped
 
 
-def run_feature_tasks(tasks: list[FeatureTask], *, jobs: int = 1,
-                      on_done: Callback | None = None) -> BatchReport:
-    """Run the tasks (in ``jobs`` processes on the CPU); failures are collected, not raised."""
+def run_feature_tasks(tasks: list[FeatureTask], *, jobs: int = 1, on_done: Callback | None = None,
+                      scheduler: str | None = None) -> BatchReport:
+    """Run the tasks (in ``jobs`` processes on the CPU, or on the Dask cluster at
+    ``scheduler``); failures are collected, not raised."""
     if any(t.device != "cpu" for t in tasks):
         jobs = 1  # the GPU is driven from this process
-    done, failed = run_batch(_run_task, tasks, jobs=jobs, on_done=on_done)
+    done, failed = run_batch(_run_task, tasks, jobs=jobs, on_done=on_done, scheduler=scheduler)
     return BatchReport([p for _, r in done for p in r], [(t.source, msg) for t, msg in failed])

@@ -110,8 +110,9 @@ def _run(task: DocFeatureTask):
 def document_features(paths: list[Path], *, kind: str, feature_rate: float = D.FEATURE_RATE,
                       device: str = D.DEVICE, cache_root: str | None = None, jobs: int = 1,
                       model: str | None = None, on_done: Callback | None = None,
-                      tuning: str | float = D.TUNING) -> list:
-    """(Features, from the cache?) of each document, or the ``ChromatoolError`` it failed with."""
+                      tuning: str | float = D.TUNING, scheduler: str | None = None) -> list:
+    """(Features, from the cache?) of each document, or the ``ChromatoolError`` it failed with
+    (computed on ``jobs`` processes, or on the Dask cluster at ``scheduler``)."""
     digest = None
     if kind == "deep":
         from .deep import model_digest
@@ -120,7 +121,7 @@ def document_features(paths: list[Path], *, kind: str, feature_rate: float = D.F
     tasks = [DocFeatureTask(p, kind, feature_rate, device, cache_root, model, digest, tuning) for p in paths]
     if device != "cpu":
         jobs = 1
-    return map_items(_run, tasks, jobs=jobs, on_done=on_done)
+    return map_items(_run, tasks, jobs=jobs, on_done=on_done, scheduler=scheduler)
 
 
 def collect_queries(paths: list[str | Path]) -> list[Path]:
@@ -135,6 +136,39 @@ def collect_documents(paths: list[str | Path]) -> list[Path]:
     if not files:
         raise ChromatoolError("empty database: no audio files in " + ", ".join(str(p) for p in paths))
     return files
+
+
+def match(queries: list[np.ndarray], docs: list[np.ndarray], *, transpose: bool = False,
+          device: str = D.DEVICE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every query against every document: (cost, shift, end), each (n_queries, n_docs) — the
+    best subsequence-DTW cost over the chroma shifts tried (all 12 with ``transpose``), the
+    shift (semitones added to the query) that gave it, and the document frame where it ends."""
+    from .dtw import match_queries  # numba: imported when there is work
+
+    shifts = list(range(D.N_CHROMA)) if transpose else [0]
+    expanded = [np.roll(q, s, axis=0) for q in queries for s in shifts]
+    if device == "cpu":
+        cost, end = match_queries(expanded, docs)
+    else:
+        from .dtw_torch import match_queries_torch
+
+        cost, end = match_queries_torch(expanded, docs, device=device)
+    cost = cost.reshape(len(queries), len(shifts), len(docs))
+    end = end.reshape(len(queries), len(shifts), len(docs))
+    best = np.argmin(cost, axis=1)  # (n_queries, n_docs)
+    pick = lambda a: np.take_along_axis(a, best[:, None, :], axis=1)[:, 0]  # noqa: E731
+    return pick(cost), np.asarray(shifts)[best], pick(end)
+
+
+def hit(query: tuple[str, np.ndarray], doc: tuple[str, np.ndarray], *, rank: int, cost: float,
+        shift: int, end: int, feature_rate: float = D.FEATURE_RATE, offset: int = 0) -> Hit:
+    """The :class:`Hit` of a match found by :func:`match` (backtracked to find where it starts);
+    ``offset``: frames of the recording before ``doc`` (a region of it)."""
+    from .dtw import locate_match
+
+    _, _, (a, b) = locate_match(np.roll(query[1], shift, axis=0), doc[1], int(end))
+    return Hit(query=query[0], rank=rank, doc=doc[0], cost=float(cost), start=float((a + offset) / feature_rate),
+               end=float((b + 1 + offset) / feature_rate), transposition=int(shift if shift <= 6 else shift - 12))
 
 
 def rank(queries: list[tuple[str, np.ndarray]], docs: list[tuple[str, np.ndarray]], *,
@@ -157,32 +191,15 @@ def rank(queries: list[tuple[str, np.ndarray]], docs: list[tuple[str, np.ndarray
         raise ParameterError(f"top must be at least 1, got {top}")
     if not docs:
         raise ChromatoolError("empty database: no documents could be read")
-    from .dtw import locate_match, match_queries  # numba: imported when there is work
-
-    shifts = list(range(D.N_CHROMA)) if transpose else [0]
-    expanded = [np.roll(q, s, axis=0) for _, q in queries for s in shifts]
-    if device == "cpu":
-        cost, end = match_queries(expanded, [x for _, x in docs])
-    else:
-        from .dtw_torch import match_queries_torch
-
-        cost, end = match_queries_torch(expanded, [x for _, x in docs], device=device)
-    cost = cost.reshape(len(queries), len(shifts), len(docs))
-    end = end.reshape(len(queries), len(shifts), len(docs))
+    cost, shift, end = match([q for _, q in queries], [x for _, x in docs], transpose=transpose, device=device)
     hits = []
-    for qi, (qname, qchroma) in enumerate(queries):
-        best_shift = np.argmin(cost[qi], axis=0)  # per document
-        best = cost[qi][best_shift, np.arange(len(docs))]
-        order = np.argsort(best, kind="stable")[:top]
+    for qi, query in enumerate(queries):
+        order = np.argsort(cost[qi], kind="stable")[:top]
         for r, j in enumerate(order, start=1):
-            if not np.isfinite(best[j]):
+            if not np.isfinite(cost[qi, j]):
                 break  # document shorter than any match
-            s = int(shifts[best_shift[j]])
-            _, _, (a, b) = locate_match(np.roll(qchroma, s, axis=0), docs[j][1],
-                                        int(end[qi, best_shift[j], j]))
-            hits.append(Hit(query=qname, rank=r, doc=docs[j][0], cost=float(best[j]),
-                            start=float(a / feature_rate), end=float((b + 1) / feature_rate),
-                            transposition=s if s <= 6 else s - 12))
+            hits.append(hit(query, docs[j], rank=r, cost=cost[qi, j], shift=shift[qi, j], end=end[qi, j],
+                            feature_rate=feature_rate))
     return hits
 
 

@@ -65,6 +65,10 @@ def init_distributed(device: str) -> DistInfo:
         return DistInfo()
     import torch.distributed as dist
 
+    if device == "cuda":  # one GPU per process: "cuda" then means this process's own
+        import torch
+
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device == "cuda" else "gloo")
     return DistInfo(dist.get_rank(), dist.get_world_size())

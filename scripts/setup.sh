@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets chromatool up on a fresh Debian machine with Python 3.11: system packages (FluidSynth and
 # General MIDI soundfonts, libsndfile), a virtual environment in .venv, the CPU build of torch,
-# then chromatool itself with its test dependencies. Safe to run again.
+# then chromatool itself with its test dependencies and the Dask cluster extra. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -24,5 +24,5 @@ command -v "$PY" >/dev/null || PY=python3
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   .venv/bin/python -m pip install -q "torch==${TORCH_VERSION:-2.13.0}"
 fi
-.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m pip install -q -e ".[dev,cluster]"
 echo "chromatool is set up: .venv/bin/chromatool --help"

@@ -1,0 +1,122 @@
+"""Theme retrieval through an index: approximate candidates, then today's exact ranking.
+
+Each query's shingles, at every tempo factor (and every transposition with ``transpose``), look
+up their nearest archive shingles in the graph. A document scores by its nearest shingle; the
+``candidates`` best documents are re-ranked by the exact subsequence DTW of
+:func:`chromatool.retrieval.rank`, run on the regions around their hits (twice the query's
+length either side, the most a match can stretch), so hits, costs and times mean what they
+mean for an exhaustive ``retrieve``.
+"""
+
+from __future__ import annotations
+
+import os
+import numpy as np
+
+from . import defaults as D
+from .errors import ParameterError
+from .index import FRAME_BITS, ThemeIndex
+from .retrieval import Hit, RetrievalResult, collect_queries, hit, match, query_chroma
+from .shingles import query_shingles
+
+#: Hits of one document kept as re-ranking regions (its nearest ones).
+REGIONS_PER_DOC: int = 4
+
+
+def candidates(ix: ThemeIndex, query: np.ndarray, *, n: int = D.INDEX_CANDIDATES,
+               neighbours: int = D.INDEX_NEIGHBOURS, tempi: tuple[float, ...] = D.INDEX_TEMPI,
+               transpose: bool = False) -> list[tuple[int, list[tuple[int, int]]]]:
+    """The ``n`` most promising documents for a query chroma (12, N) at the index's feature
+    rate, best first, each with its regions [start, stop) in feature frames."""
+    s = ix.meta["shingles"]
+    shifts = range(D.N_CHROMA) if transpose else (0,)
+    V = np.concatenate([query_shingles(np.roll(query, k, axis=0), tempi=tempi, factor=s["downsample"],
+                                       length=s["length"])[0] for k in shifts])
+    if not len(V):
+        raise ParameterError(f"the query is {query.shape[1] / ix.feature_rate:.1f} s long, shorter than "
+                             f"an index shingle at every tempo factor "
+                             f"({s['length'] * s['downsample'] / ix.feature_rate:.1f} s); "
+                             "search without the index")
+    m = ix.graph.search(ix.projection(V), neighbours, threads=1)
+    keys = np.asarray(m.keys).reshape(len(V), -1)
+    dist = np.asarray(m.distances, dtype=np.float32).reshape(len(V), -1)
+    found = np.arange(keys.shape[1])[None, :] < np.asarray(m.counts).reshape(-1, 1)
+    keys, dist = keys[found].astype(np.uint64), dist[found]
+    docs = (keys >> np.uint64(FRAME_BITS)).astype(np.int64)
+    frames = (keys & np.uint64((1 << FRAME_BITS) - 1)).astype(np.int64) * s["downsample"]
+    order = np.argsort(dist, kind="stable")
+    docs, frames = docs[order], frames[order]
+    best: dict[int, list[int]] = {}
+    for d, f in zip(docs.tolist(), frames.tolist()):
+        hits = best.setdefault(d, [])
+        if len(best) > n and not hits:
+            del best[d]
+            continue
+        if len(hits) < REGIONS_PER_DOC:
+            hits.append(f)
+    reach = 2 * query.shape[1]
+    shingle = s["length"] * s["downsample"]
+    out = []
+    for d, hits in list(best.items())[:n]:
+        spans = sorted((max(0, f - reach), f + shingle + reach) for f in hits)
+        merged = [list(spans[0])]
+        for a, b in spans[1:]:
+            if a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        out.append((d, [(a, min(b, ix.meta["docs"][d]["frames"])) for a, b in merged]))
+    return out
+
+
+def search_index(query_paths: list[str | os.PathLike], index: str | os.PathLike | ThemeIndex, *,
+                 top: int = D.RETRIEVE_TOP_K, transpose: bool = False,
+                 candidates_per_query: int = D.INDEX_CANDIDATES,
+                 neighbours: int = D.INDEX_NEIGHBOURS, tempi: tuple[float, ...] = D.INDEX_TEMPI,
+                 device: str = D.DEVICE) -> RetrievalResult:
+    """Rank the index's recordings for each theme in ``query_paths``: the ``top`` best of the
+    ``candidates_per_query`` documents the index proposes (at least ``top`` are proposed).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, soundfile as sf
+    >>> from chromatool import build_index, search_index
+    >>> from chromatool.render import synthesize
+    >>> from chromatool.score import read_score
+    >>> from music21 import corpus
+    >>> d = tempfile.mkdtemp()
+    >>> for name in ("bwv66.6", "bwv1.6"):
+    ...     sf.write(os.path.join(d, name + ".wav"), synthesize(read_score(corpus.getWork("bach/" + name))), 22050)
+    >>> ix = build_index([d], os.path.join(d, "archive.ctx"), tuning=0, cache_root=os.path.join(d, "cache")).path
+    >>> theme = read_score(corpus.getWork("bach/bwv66.6")).top_voice()
+    >>> theme = theme.select(np.arange(len(theme)) < 10)
+    >>> query = os.path.join(d, "theme.csv")
+    >>> rows = [f"{a};{b - a};{p}" for a, b, p in zip(theme.onset, theme.offset, theme.pitch)]
+    >>> with open(query, "w") as f:
+    ...     print("Start;Duration;Pitch", *rows, sep=chr(10), file=f)
+    >>> [os.path.basename(h.doc) for h in search_index([query], ix).hits][:1]
+    ['bwv66.6.wav']
+    """
+    if candidates_per_query < 1:
+        raise ParameterError(f"candidates_per_query must be at least 1, got {candidates_per_query}")
+    ix = index if isinstance(index, ThemeIndex) else ThemeIndex(index)
+    rate = ix.feature_rate
+    queries = [(str(p), query_chroma(p, feature_rate=rate)) for p in collect_queries(query_paths)]
+    hits: list[Hit] = []
+    for name, q in queries:
+        cands = candidates(ix, q, n=max(candidates_per_query, top), neighbours=neighbours, tempi=tempi,
+                           transpose=transpose)
+        regions = [(d, a, ix.features(d, a, b)) for d, spans in cands for a, b in spans]
+        if not regions:
+            continue
+        cost, shift, end = match([q], [X for _, _, X in regions], transpose=transpose, device=device)
+        best: dict[int, int] = {}  # document → its best region
+        for r in np.argsort(cost[0], kind="stable"):
+            if np.isfinite(cost[0, r]):
+                best.setdefault(regions[r][0], int(r))
+        for k, (d, r) in enumerate(list(best.items())[:top], start=1):
+            hits.append(hit((name, q), (ix.documents[d], regions[r][2]), rank=k, cost=cost[0, r],
+                            shift=shift[0, r], end=end[0, r], feature_rate=rate, offset=regions[r][1]))
+    return RetrievalResult(hits, [], len(ix.documents), len(ix.documents), 0, len(queries))
+
