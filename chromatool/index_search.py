@@ -19,46 +19,73 @@ from .index import FRAME_BITS, ThemeIndex
 from .retrieval import Hit, RetrievalResult, collect_queries, hit, match, query_chroma
 from .shingles import query_shingles
 
-#: Hits of one document kept as re-ranking regions (its nearest ones).
+class QueryTooShort(ParameterError):
+    """A query shorter than one index shingle at every tempo factor."""
+
+
+#: Best-supported starts of one document kept as re-ranking regions.
 REGIONS_PER_DOC: int = 4
+#: Width (index frames) of the bins in which query shingles vote for the query's start.
+VOTE_BIN: int = 2
 
 
 def candidates(ix: ThemeIndex, query: np.ndarray, *, n: int = D.INDEX_CANDIDATES,
                neighbours: int = D.INDEX_NEIGHBOURS, tempi: tuple[float, ...] = D.INDEX_TEMPI,
                transpose: bool = False) -> list[tuple[int, list[tuple[int, int]]]]:
     """The ``n`` most promising documents for a query chroma (12, N) at the index's feature
-    rate, best first, each with its regions [start, stop) in feature frames."""
+    rate, best first, each with its regions [start, stop) in feature frames.
+
+    Each query shingle's neighbours vote, with their similarity above that of its k-th nearest,
+    for where the whole query would start in their document at that tempo (and transposition);
+    each query shingle votes once per start, and a document scores by its best-supported start,
+    so a passage that several consecutive query shingles agree on beats one shingle that happens
+    to be close."""
     s = ix.meta["shingles"]
     shifts = range(D.N_CHROMA) if transpose else (0,)
-    V = np.concatenate([query_shingles(np.roll(query, k, axis=0), tempi=tempi, factor=s["downsample"],
-                                       length=s["length"])[0] for k in shifts])
+    parts = [query_shingles(np.roll(query, k, axis=0), tempi=tempi, factor=s["downsample"], length=s["length"])
+             for k in shifts]
+    V = np.concatenate([p[0] for p in parts])
     if not len(V):
-        raise ParameterError(f"the query is {query.shape[1] / ix.feature_rate:.1f} s long, shorter than "
+        raise QueryTooShort(f"the query is {query.shape[1] / ix.feature_rate:.1f} s long, shorter than "
                              f"an index shingle at every tempo factor "
                              f"({s['length'] * s['downsample'] / ix.feature_rate:.1f} s); "
-                             "search without the index")
+                             "it is searched exhaustively")
+    group = np.concatenate([p[1] + k * len(tempi) for k, p in enumerate(parts)])  # (shift, tempo)
+    qstart = np.concatenate([p[2] for p in parts])
     m = ix.graph.search(ix.projection(V), neighbours, threads=1)
     keys = np.asarray(m.keys).reshape(len(V), -1)
-    dist = np.asarray(m.distances, dtype=np.float32).reshape(len(V), -1)
+    sim = 1.0 - np.asarray(m.distances, dtype=np.float32).reshape(len(V), -1)
     found = np.arange(keys.shape[1])[None, :] < np.asarray(m.counts).reshape(-1, 1)
-    keys, dist = keys[found].astype(np.uint64), dist[found]
-    docs = (keys >> np.uint64(FRAME_BITS)).astype(np.int64)
-    frames = (keys & np.uint64((1 << FRAME_BITS) - 1)).astype(np.int64) * s["downsample"]
-    order = np.argsort(dist, kind="stable")
-    docs, frames = docs[order], frames[order]
-    best: dict[int, list[int]] = {}
-    for d, f in zip(docs.tolist(), frames.tolist()):
-        hits = best.setdefault(d, [])
-        if len(best) > n and not hits:
-            del best[d]
-            continue
-        if len(hits) < REGIONS_PER_DOC:
-            hits.append(f)
-    reach = 2 * query.shape[1]
-    shingle = s["length"] * s["downsample"]
+    sim = sim - np.where(found, sim, np.inf).min(axis=1, keepdims=True)  # above the k-th nearest
+    row = np.broadcast_to(np.arange(len(V))[:, None], keys.shape)[found]
+    keys, sim = keys[found].astype(np.uint64), np.maximum(sim[found], 0.0)
+    doc = (keys >> np.uint64(FRAME_BITS)).astype(np.int64)
+    start = (keys & np.uint64((1 << FRAME_BITS) - 1)).astype(np.int64) - qstart[row]  # index frames
+    best_score: dict[int, float] = {}
+    spots: dict[int, list[tuple[float, int, int]]] = {}
+    for shift_bin in (0, 1):  # two binnings of the start, half a bin apart
+        b = (start + shift_bin) // VOTE_BIN
+        key = (doc * (len(tempi) * len(shifts)) + group[row]) * 1_000_000 + (b + 500_000)
+        pairs, which = np.unique(np.stack([key, row]), axis=1, return_inverse=True)
+        vote = np.zeros(pairs.shape[1])
+        np.maximum.at(vote, which.ravel(), sim)  # one vote per query shingle and bin: its best
+        uniq, inv = np.unique(pairs[0], return_inverse=True)
+        score = np.bincount(inv, weights=vote)
+        for u in np.argsort(-score, kind="stable")[: 20 * n]:
+            d = int(uniq[u] // 1_000_000 // (len(tempi) * len(shifts)))
+            g = int(uniq[u] // 1_000_000 % (len(tempi) * len(shifts)))
+            at = int(uniq[u] % 1_000_000 - 500_000) * VOTE_BIN - shift_bin
+            best_score[d] = max(best_score.get(d, 0.0), float(score[u]))
+            spots.setdefault(d, []).append((float(score[u]), at, g % len(tempi)))
+    ranked = sorted(best_score, key=lambda d: -best_score[d])[:n]
     out = []
-    for d, hits in list(best.items())[:n]:
-        spans = sorted((max(0, f - reach), f + shingle + reach) for f in hits)
+    for d in ranked:
+        spans = []
+        for _, at, k in sorted(spots[d], reverse=True)[:REGIONS_PER_DOC]:
+            length = query.shape[1] / tempi[k]  # the query at that tempo, in feature frames
+            a = at * s["downsample"] - int(0.5 * length) - s["length"] * s["downsample"]
+            spans.append((max(0, a), int(a + 2 * length) + 2 * s["length"] * s["downsample"]))
+        spans.sort()
         merged = [list(spans[0])]
         for a, b in spans[1:]:
             if a <= merged[-1][1]:
@@ -75,7 +102,8 @@ def search_index(query_paths: list[str | os.PathLike], index: str | os.PathLike 
                  neighbours: int = D.INDEX_NEIGHBOURS, tempi: tuple[float, ...] = D.INDEX_TEMPI,
                  device: str = D.DEVICE) -> RetrievalResult:
     """Rank the index's recordings for each theme in ``query_paths``: the ``top`` best of the
-    ``candidates_per_query`` documents the index proposes (at least ``top`` are proposed).
+    ``candidates_per_query`` documents the index proposes (at least ``top`` are proposed). A
+    query shorter than one shingle at every tempo factor is matched against every recording.
 
     Examples
     --------
@@ -105,8 +133,11 @@ def search_index(query_paths: list[str | os.PathLike], index: str | os.PathLike 
     queries = [(str(p), query_chroma(p, feature_rate=rate)) for p in collect_queries(query_paths)]
     hits: list[Hit] = []
     for name, q in queries:
-        cands = candidates(ix, q, n=max(candidates_per_query, top), neighbours=neighbours, tempi=tempi,
-                           transpose=transpose)
+        try:
+            cands = candidates(ix, q, n=max(candidates_per_query, top), neighbours=neighbours, tempi=tempi,
+                               transpose=transpose)
+        except QueryTooShort:  # no shingle to look up: every recording, whole (exhaustive)
+            cands = [(d, [(0, doc["frames"])]) for d, doc in enumerate(ix.meta["docs"])]
         regions = [(d, a, ix.features(d, a, b)) for d, spans in cands for a, b in spans]
         if not regions:
             continue

@@ -100,13 +100,14 @@ class Projection:
 
 def query_shingles(Q: np.ndarray, *, tempi: tuple[float, ...] = D.INDEX_TEMPI,
                    factor: int = D.INDEX_DOWNSAMPLE, length: int = D.INDEX_SHINGLE
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every shingle (hop 1) of a query (d, N) at the feature rate, played at each tempo factor:
-    (vectors, tempo factor of each). A query too short for one shingle at a factor gives none
-    at that factor."""
-    out, which = [], []
-    for t in tempi:
-        V, _ = shingle(downsample(stretch(Q, t), factor=factor), length=length, hop=1)
+    (vectors, index of the tempo factor of each, start frame of each at the index rate). A
+    query too short for one shingle at a factor gives none at that factor."""
+    out, which, where = [], [], []
+    for k, t in enumerate(tempi):
+        V, starts = shingle(downsample(stretch(Q, t), factor=factor), length=length, hop=1)
         out.append(V)
-        which.append(np.full(len(V), t, np.float32))
-    return np.concatenate(out), np.concatenate(which)
+        which.append(np.full(len(V), k))
+        where.append(starts)
+    return np.concatenate(out), np.concatenate(which), np.concatenate(where)

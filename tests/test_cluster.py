@@ -125,3 +125,27 @@ def test_scheduler_errors_and_no_dask_without_it(folder, tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path / "p")], capture_output=True,
                          text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]" and (tmp_path / "p" / "s0" / "x0.npy").exists()
+
+
+def test_align_folders_on_the_cluster_as_locally(cluster, tmp_path):
+    from music21 import corpus
+
+    from chromatool.render import synthesize, to_pretty_midi
+    from chromatool.score import read_score
+
+    address, _ = cluster
+    (tmp_path / "scores").mkdir()
+    (tmp_path / "audio").mkdir()
+    for name in ("bwv66.6", "bwv1.6"):
+        notes = read_score(corpus.getWork("bach/" + name))
+        notes = notes.select(notes.onset < 12)
+        to_pretty_midi(notes).write(str(tmp_path / "scores" / f"{name}.mid"))
+        sf.write(tmp_path / "audio" / f"{name}.wav", synthesize(notes.time_scaled(1.1)), SR)
+    args = ["align", str(tmp_path / "scores"), str(tmp_path / "audio"), "--synthesis", "notes", "--tuning", "0"]
+    local = runner.invoke(app, [*args, "-o", str(tmp_path / "local")])
+    remote = runner.invoke(app, [*args, "-o", str(tmp_path / "remote"), "--scheduler", address])
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.output
+    for name in ("bwv66.6", "bwv1.6"):
+        a = (tmp_path / "local" / f"{name}.csv").read_text()
+        b = (tmp_path / "remote" / f"{name}.csv").read_text()
+        assert a == b and len(a.splitlines()) > 20
