@@ -37,7 +37,7 @@ def build_cmd(
     features: Annotated[str, typer.Option("--features", help="stft-chroma | chroma | cens | deep: the features retrieve matches (as retrieve --features).")] = D.RETRIEVE_FEATURES,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="With --features deep: packaged model name or .pt file.")] = None,
     feature_rate: Annotated[Optional[float], typer.Option("--feature-rate", help=f"Frames per second of the features (default {D.FEATURE_RATE:g}; with --features deep the model's).")] = None,
-    dims: Annotated[int, typer.Option("--dims", min=1, help="Dimensions the PCA keeps of each shingle.")] = D.INDEX_DIMS,
+    dims: Annotated[int, typer.Option("--dims", min=1, help="Dimensions the truncated SVD keeps of each shingle.")] = D.INDEX_DIMS,
     cache: Cache = None,
     device: Device = "auto",
     jobs: Jobs = 1,
@@ -47,7 +47,7 @@ def build_cmd(
     null: Null = False,
     scheduler: Scheduler = None,
 ) -> None:
-    """Index recordings for fast theme retrieval (chroma shingles, PCA, an HNSW graph).
+    """Index recordings for fast theme retrieval (chroma shingles, a truncated SVD, an HNSW graph).
 
     Features come from the feature cache (computed on a miss, on --jobs processes or the
     cluster), so an interrupted build reruns fast. Searching the index gives the same output as

@@ -45,7 +45,7 @@ RETRIEVE_FEATURES: str = "stft-chroma"
 
 #: Theme index (Zalkow, Brandner & Müller 2021): features downsampled by INDEX_DOWNSAMPLE (25 Hz
 #: → 2.5 Hz), shingles of INDEX_SHINGLE frames (4 s) every INDEX_HOP frames (0.8 s), reduced to
-#: INDEX_DIMS by PCA; a query is shingled at each of INDEX_TEMPI (its notated tempo is a guess),
+#: INDEX_DIMS by a truncated SVD; a query is shingled at each of INDEX_TEMPI (its notated tempo is a guess),
 #: each shingle's INDEX_NEIGHBOURS nearest are looked up, and the INDEX_CANDIDATES best documents
 #: are re-ranked by exact subsequence DTW (chosen on the synthetic retrieval set: benchmarks/index.py).
 INDEX_DOWNSAMPLE: int = 10

@@ -5,7 +5,7 @@ An index is a folder (``archive.ctx``) holding
 - ``index.json``: format version, the feature setting (kind, rate, tuning, model), the shingle
   setting, and the documents (path, frames, where their features are stored); written last, so
   an index is complete exactly when it names its files;
-- ``projection-*.npz``: the PCA fitted on the archive's shingles when it was built;
+- ``projection-*.npz``: the truncated SVD fitted on the archive's shingles when it was built;
 - ``graph-*.usearch``: the approximate-nearest-neighbour graph of the reduced shingles; a key is
   ``document << 24 | index frame``, so a hit maps back to a recording and a time;
 - ``features-*.npy``: every document's features (float16) for the exact re-ranking.
@@ -178,7 +178,7 @@ def build_index(doc_paths: list[str | os.PathLike], output: str | os.PathLike, *
     """Build a theme index of the recordings in ``doc_paths`` (files or folders) at ``output``.
 
     Each recording's features come from the feature cache (computed on a miss, on ``jobs``
-    processes or on the Dask cluster at ``scheduler``); the PCA is fitted on shingles of up to
+    processes or on the Dask cluster at ``scheduler``); the projection is fitted on shingles of up to
     500 recordings drawn at random.
 
     Examples

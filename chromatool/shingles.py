@@ -2,7 +2,7 @@
 
 A recording's features (d, M) at the retrieval feature rate are smoothed and downsampled to a
 coarse index rate (CENS-like: each frame the mean of the unit-normalised frames around it), cut
-into overlapping shingles of a few seconds, and each shingle is flattened, reduced by a PCA
+into overlapping shingles of a few seconds, and each shingle is flattened, reduced by an SVD
 fitted on the archive and normalised, so that the cosine of two shingles says how alike two
 few-second passages are. A query is shingled the same way after its length is stretched by
 several tempo factors, since a theme's notated tempo is rarely the recording's.
@@ -78,8 +78,11 @@ class Projection:
     @classmethod
     def fit(cls, vectors: np.ndarray, *, dims: int = D.INDEX_DIMS, max_samples: int = 200_000,
             seed: int = 0) -> "Projection":
-        """PCA (scikit-learn) on at most ``max_samples`` shingles drawn at random."""
-        from sklearn.decomposition import PCA
+        """The leading singular vectors of at most ``max_samples`` shingles drawn at random
+        (scikit-learn's TruncatedSVD: a PCA without centring, which keeps the cosine between a
+        sparse melody shingle and a full texture meaningful; centring lost a tenth of the MRR on
+        the retrieval set)."""
+        from sklearn.decomposition import TruncatedSVD
 
         if len(vectors) < 2:
             raise ParameterError("need at least two shingles to fit the projection; are the recordings "
@@ -87,9 +90,9 @@ class Projection:
         rng = np.random.default_rng(seed)
         if len(vectors) > max_samples:
             vectors = vectors[rng.choice(len(vectors), max_samples, replace=False)]
-        k = int(min(dims, vectors.shape[1], len(vectors)))
-        pca = PCA(n_components=k, random_state=seed).fit(vectors)
-        return cls(pca.mean_.astype(np.float32), pca.components_.astype(np.float32))
+        k = int(min(dims, vectors.shape[1] - 1, len(vectors) - 1))
+        svd = TruncatedSVD(n_components=max(1, k), random_state=seed).fit(vectors)
+        return cls(np.zeros(vectors.shape[1], np.float32), svd.components_.astype(np.float32))
 
     def __call__(self, vectors: np.ndarray) -> np.ndarray:
         """Reduced, unit-length vectors (n, k) for the inner-product (cosine) search."""
