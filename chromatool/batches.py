@@ -12,7 +12,7 @@ import numpy as np
 from . import defaults as D
 from .errors import ChromatoolError
 from .manifests import Item
-from .train_config import BLANK, IGNORE, TrainConfig
+from .train_config import BLANK, CONTRASTIVE, IGNORE, TrainConfig
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,6 +204,10 @@ def batch_loss(model, batch: dict[str, Any], cfg: TrainConfig, device: str):
     import torch
     from torch.nn import functional as F
 
+    if cfg.loss in CONTRASTIVE:
+        from .contrastive import info_nce
+
+        return info_nce(model(batch["x"].to(device)))
     pretrain = cfg.loss == "bce" and cfg.architecture == "ctc-chroma"  # its salience, frame-wise
     logits = model(batch["x"].to(device), **({"output": "salience"} if pretrain else {}))
     if cfg.loss == "ctc":

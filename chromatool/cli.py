@@ -84,7 +84,7 @@ def _choice(value: str, choices: tuple[str, ...], option: str) -> str:
 
 
 #: Library parameter settings as they appear in error messages → the CLI flag that sets them.
-_FLAGS = {"force=True": "--force", "resume=True": "--resume", "resume:": "--resume:", "overwrite=True": "--overwrite", "skip_existing=True": "--skip-existing",
+_FLAGS = {"force=True": "--force", "transpose=True": "--transpose", "resume=True": "--resume", "resume:": "--resume:", "overwrite=True": "--overwrite", "skip_existing=True": "--skip-existing",
           "overwrite and skip_existing": "--overwrite and --skip-existing", "fmt=": "--format ",
           "output '-'": "-o -"}
 

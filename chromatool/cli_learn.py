@@ -11,7 +11,7 @@ import typer
 from . import defaults as D
 from .cli import (
     STATE, Device, FilesFrom, Jobs, Null, Overwrite, Scheduler, SkipExisting, Tuning, _choice, _inputs,
-    _report_batch, _resolve_device, _say, _stderr, _tuning, command, progress_bar,
+    _report_batch, _resolve_device, _say, _stderr, _stdout, _tuning, command, progress_bar,
 )
 from .dataset import RenderSettings
 from .training import TrainConfig
@@ -32,6 +32,8 @@ def dataset_cmd(
     excerpts: Annotated[int, typer.Option("--excerpts", min=0, help="Theme-like top-voice excerpts per piece (ctc.csv rows).")] = RenderSettings.excerpts,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of piece choice and performance settings.")] = 0,
     soundfont: Annotated[Optional[list[Path]], typer.Option("--soundfont", help="General MIDI soundfont(s) to draw from (default: all installed).")] = None,
+    max_seconds: Annotated[float, typer.Option("--max-seconds", min=10.0, help="Render at most this many seconds of each score.")] = RenderSettings.max_duration,
+    versions: Annotated[int, typer.Option("--versions", min=1, help="Render each score this many times (own ensemble, soundfont, timing, room; not transposed) and write versions.csv with each version's score-to-audio time map, for train --loss cross-version.")] = 1,
     jobs: Jobs = 1,
     overwrite: Annotated[bool, typer.Option("--overwrite", metavar="", help="Replace the dataset in a folder that holds one.")] = False,
     skip_existing: SkipExisting = False,
@@ -49,11 +51,14 @@ def dataset_cmd(
         chromatool dataset data/ --composers bach,palestrina --pieces 50 --jobs 2
         chromatool dataset data/ scores/*.mxl --overwrite
         chromatool dataset piano/ --asap ../shared/data/asap --pieces 200 --jobs 2
+        chromatool dataset cv/ --composers bach,handel --pieces 40 --versions 3 --jobs 2
     """
     from .dataset import build_dataset, corpus_scores, pick_pieces
 
     if sum(map(bool, (scores, composers, asap))) != 1:
         raise typer.BadParameter("give score files, --composers or --asap (one of them)", param_hint="SCORES")
+    if asap and versions > 1:
+        raise typer.BadParameter("--versions renders scores; ASAP's performances are one each", param_hint="--versions")
     import numpy as np
 
     render_fn = None
@@ -65,15 +70,18 @@ def dataset_cmd(
         files = list(scores or []) or pick_pieces(
             corpus_scores(tuple(c.strip() for c in composers.split(",") if c.strip())), pieces,
             np.random.default_rng(seed))
-    settings = RenderSettings(excerpts=excerpts, soundfonts=tuple(str(f) for f in soundfont or ()))
+    settings = RenderSettings(excerpts=excerpts, soundfonts=tuple(str(f) for f in soundfont or ()),
+                              max_duration=max_seconds)
     with progress_bar(len(files), "rendering") as cb:
         ctc, bce, skipped = build_dataset(files, output, seed=seed, settings=settings, jobs=jobs,
                                           overwrite=overwrite, skip_existing=skip_existing, on_done=cb,
-                                          render_fn=render_fn)
+                                          render_fn=render_fn, versions=versions)
     for path, msg in skipped:
         _stderr().print(f"[yellow]skipped:[/yellow] {msg}", highlight=False, soft_wrap=True)
-    _say(f"rendered {len(files) - len(skipped)} of {len(files)} scores: {ctc} ({_rows(ctc)} excerpts), "
-         f"{bce} ({_rows(bce)} recordings)")
+    _say(f"rendered {len(files) * versions - len(skipped)} of {len(files) * versions}"
+         f"{' versions of' if versions > 1 else ''} scores: {ctc} ({_rows(ctc)} excerpts), "
+         f"{bce} ({_rows(bce)} recordings)"
+         + (f", {ctc.parent / 'versions.csv'} ({_rows(ctc.parent / 'versions.csv')} versions)" if versions > 1 else ""))
 
 
 def _rows(path: Path) -> int:
@@ -88,7 +96,7 @@ _TRAIN = TrainConfig()
 def train_cmd(
     data: Annotated[Path, typer.Option("--data", "-d", help="Training manifest (CSV): ctc rows audio,start,end,theme[,transpose][,group]; bce and ce rows audio,labels[,group].")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file (.pt) to write; the best epoch is kept there, the last in OUTPUT.last.pt.")],
-    loss: Annotated[str, typer.Option("--loss", help="ctc (weakly aligned theme pairs → deep chroma), bce (note labels → multi-pitch / pitch class) or ce (note labels → deep chroma along a CTC path of the top voice's onsets: pre-training for ctc on exact labels).")] = _TRAIN.loss,
+    loss: Annotated[str, typer.Option("--loss", help="ctc (weakly aligned theme pairs → deep chroma), bce (note labels → multi-pitch / pitch class), ce (note labels → deep chroma along a CTC path of the top voice's onsets: pre-training for ctc on exact labels), cross-version (versions.csv → an embedding from time-corresponding excerpts of two versions) or single-version (the same from nearby excerpts of one recording: the baseline).")] = _TRAIN.loss,
     arch: Annotated[Optional[str], typer.Option("--arch", help="ctc-chroma (for ctc and ce), multipitch or pitchclass (for bce; bce with ctc-chroma pre-trains its 216-bin salience on the note labels); default by --loss.")] = None,
     valid: Annotated[Optional[Path], typer.Option("--valid", help="Validation manifest; default: hold out --valid-fraction of the groups (works) of --data.")] = None,
     valid_fraction: Annotated[float, typer.Option("--valid-fraction", min=0.01, max=0.9)] = _TRAIN.valid_fraction,
@@ -126,6 +134,7 @@ def train_cmd(
         chromatool train --data data/ctc.csv --loss ctc -o chroma.pt
         chromatool train --data data/bce.csv --loss bce --arch multipitch -o pitch.pt --max-minutes 60
         chromatool train --data data/ctc.csv --loss ctc -o chroma.pt --resume
+        chromatool train --data cv/versions.csv --loss cross-version -o cv.pt --batch-size 32
     """
     from .training import LOSSES, VOICES, read_manifest, split_by_group, train
 
@@ -224,7 +233,7 @@ def _training_display() -> Iterator[Callable[[str, dict], None]]:
 def extract_cmd(
     inputs: Annotated[Optional[list[Path]], typer.Argument(help="Audio files or folders (searched recursively).")] = None,
     out: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (one input) or folder (mirrors input paths).")] = None,
-    what: Annotated[str, typer.Option("--kind", "-k", help="chroma (12, N) ε removed, ℓ2-normalised | pitch (72, N) salience C1–B6 | probs (13, N) CTC posteriors, ε last.")] = D.DEEP_KIND,
+    what: Annotated[str, typer.Option("--kind", "-k", help="chroma (12, N) ε removed, ℓ2-normalised | pitch (72, N) salience C1–B6 | probs (13, N) CTC posteriors, ε last | embedding (64, N) cross-version embedding, each frame the excerpt centred on it.")] = D.DEEP_KIND,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Packaged model name or .pt file (default: the packaged model for the output).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="npy (+ .json sidecar) or npz.")] = "npy",
     device: Device = "auto",
@@ -235,7 +244,7 @@ def extract_cmd(
     null: Null = False,
     scheduler: Scheduler = None,
 ) -> None:
-    """Deep chroma or pitch salience of recordings with a trained model.
+    """Deep chroma, pitch salience or embeddings of recordings with a trained model.
 
     Features are rebuilt from the model's own feature configuration (HCQT at 25 frames per
     second); long recordings run in overlapping chunks. The packaged default models work
@@ -266,3 +275,52 @@ def extract_cmd(
         _, failures = extract_files(pairs, lm, output=what, device=dev, fmt=fmt, overwrite=overwrite,
                                     on_done=cb, tuning=_tuning(tuning), scheduler=scheduler)
     _report_batch(len(pairs), failures, f"deep {what}", len(skipped))
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluate probe
+# ---------------------------------------------------------------------------------------------
+
+from .cli_tasks import evaluate_app  # noqa: E402
+
+
+@command("probe", on=evaluate_app)
+def evaluate_probe_cmd(
+    manifest: Annotated[Path, typer.Argument(help="A versions manifest with labels (chromatool dataset --versions): recordings split by piece into probe-training and test halves.")],
+    models: Annotated[list[str], typer.Option("--model", "-m", help="Embedding model(s) to probe (.pt or packaged name); repeatable. Each is a row.")],
+    supervised: Annotated[bool, typer.Option("--supervised/--no-supervised", help="Also a row for the same classifier on the log-HCQT itself (the supervised reference).")] = True,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the self-similarity of one test recording under each model (PNG).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the classifier.")] = 0,
+    device: Device = "auto",
+) -> None:
+    """Probe frozen embeddings: instrument-family and pitch-class classifiers, AP / AUC / F1.
+
+    A small MLP (scikit-learn) is trained on the embeddings of half the pieces and tested on the
+    other half, every 0.5 s, as in Krause, Weiß & Müller's poster.
+
+    **Examples**
+
+        chromatool evaluate probe cv_test/versions.csv -m cv.pt -m sv.pt --plot ssm.png
+    """
+    from rich.table import Table
+
+    from .manifests import read_versions
+    from .probe import TASKS, plot_self_similarity, probe, split_items
+
+    dev = _resolve_device(device)
+    items = read_versions(manifest)
+    train_items, test_items = split_items(items, seed=seed)
+    named = {Path(m).stem: m for m in models}
+    rows = probe(train_items, test_items, {**named, **({"supervised (HCQT)": None} if supervised else {})},
+                 device=dev, seed=seed)
+    t = Table(title=f"probe: {len(train_items)} recordings to train, {len(test_items)} to test")
+    t.add_column("representation")
+    for task in TASKS:
+        for m in ("AP", "AUC", "F1"):
+            t.add_column(f"{task} {m}", justify="right")
+    for r in rows:
+        t.add_row(r.name, *[f"{r.scores[task][m]:.3f}" for task in TASKS for m in ("AP", "AUC", "F1")])
+    _stdout().print(t)
+    if plot:
+        plot_self_similarity(test_items[0], named, plot, device=dev)
+        _say(f"self-similarity → {plot}")

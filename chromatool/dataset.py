@@ -12,6 +12,13 @@ For each score, one render goes to ``audio/`` (FLAC, 22050 Hz) with
   in the render, listed in ``ctc.csv`` (columns ``audio,start,end,theme,transpose,group``, where
   ``transpose`` is the semitones the render was transposed by).
 
+With ``versions`` N > 1, each score is rendered N times (each version its own ensemble,
+soundfont, timing, room and noise; none transposed) and ``versions.csv`` (columns
+``piece,audio,path,labels,group``) lists every version with its score-to-audio time map
+(``paths/*.csv``: ``score_time,audio_time`` at every score onset, the format of ``chromatool
+align --path``), so time-corresponding frames of two versions are known, and its labels in
+MusicNet's columns (``labels/*.musicnet.csv``, which keep each note's GM program).
+
 Paths in the manifests are relative to the manifest. ``group`` (``composer/work``) keeps all
 material of one work on one side of a validation split.
 """
@@ -46,6 +53,7 @@ GM_FAMILIES: dict[str, tuple[int, ...]] = {
     "pipes": (72, 73, 74, 75),
 }
 CTC_COLUMNS: tuple[str, ...] = ("audio", "start", "end", "theme", "transpose", "group")
+VERSION_COLUMNS: tuple[str, ...] = ("piece", "audio", "path", "labels", "group")
 BCE_COLUMNS: tuple[str, ...] = ("audio", "labels", "group")
 SCORE_SUFFIXES: tuple[str, ...] = (".mxl", ".xml", ".musicxml", ".krn", ".abc", ".mid", ".midi")
 
@@ -155,6 +163,7 @@ class RenderTask:
     seed: int
     settings: RenderSettings
     name: str
+    piece: str = ""  # versions: the piece this render is a version of (writes its time map)
 
 
 def render_piece(task: RenderTask) -> dict[str, list[dict]]:
@@ -214,6 +223,16 @@ def render_piece(task: RenderTask) -> dict[str, list[dict]]:
                     "end": f"{float(at(t1)):.3f}", "theme": str(theme), "transpose": shift,
                     "group": group})
     rows = {"ctc": ctc, "bce": [{"audio": str(audio), "labels": str(labels), "group": group}]}
+    if task.piece:
+        (task.out / "paths").mkdir(exist_ok=True)
+        path = Path("paths") / f"{name}.csv"
+        s_times = np.unique(np.concatenate([notes.onset, [notes.offset.max()]]))
+        (task.out / path).write_text("score_time,audio_time\n" + "".join(
+            f"{a:.4f},{float(at(a)):.4f}\n" for a in s_times))
+        gm = Path("labels") / f"{name}.musicnet.csv"  # MusicNet's columns keep each note's GM program
+        (task.out / gm).write_text(labels_csv(perf, fmt="musicnet"))
+        rows["versions"] = [{"piece": task.piece, "audio": str(audio), "path": str(path),
+                             "labels": str(gm), "group": group}]
     _rows_path(task).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(_rows_path(task), lambda f: json.dump(rows, f), mode="w")  # last: the piece is complete
     return rows
@@ -236,13 +255,14 @@ def _write_manifest(path: Path, columns: tuple[str, ...], rows: list[dict]) -> N
 
 
 #: What a dataset folder holds (``overwrite`` removes these and nothing else).
-DATASET_ENTRIES: tuple[str, ...] = ("ctc.csv", "bce.csv", "audio", "labels", "themes", "rows")
+DATASET_ENTRIES: tuple[str, ...] = ("ctc.csv", "bce.csv", "versions.csv", "audio", "labels", "themes",
+                                     "paths", "rows")
 
 
 def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
                   settings: RenderSettings = RenderSettings(), jobs: int = 1, overwrite: bool = False,
                   skip_existing: bool = False, on_done: Callback | None = None,
-                  render_fn: Callable[[RenderTask], dict] | None = None
+                  render_fn: Callable[[RenderTask], dict] | None = None, versions: int = 1
                   ) -> tuple[Path, Path, list[tuple[Path, str]]]:
     """Render ``scores`` into ``out``; returns the ctc and bce manifests and the skipped scores.
     A folder that is not empty is refused unless ``overwrite``, which first removes the dataset
@@ -250,7 +270,8 @@ def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
     else), or ``skip_existing``, which keeps the pieces an interrupted run of the same command
     completed and renders the rest (the manifests are written anew from all of them).
     ``render_fn`` renders one task (default :func:`render_piece`, a score;
-    :func:`chromatool.performances.render_performance` takes performance MIDI files instead)."""
+    :func:`chromatool.performances.render_performance` takes performance MIDI files instead).
+    ``versions`` > 1: that many untransposed versions of each score, and ``versions.csv``."""
     from .render import RenderError, can_render
 
     if not can_render():
@@ -279,20 +300,28 @@ def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
         if name in seen:
             name = f"{name}_{i}"
         seen.add(name)
-        tasks.append(RenderTask(Path(p), out, seed * 100003 + i, settings, name))
+        if versions > 1:
+            v_settings = replace(settings, max_transpose=0)
+            tasks += [RenderTask(Path(p), out, seed * 100003 + i * 101 + v, v_settings, f"{name}_v{v}", name)
+                      for v in range(versions)]
+        else:
+            tasks.append(RenderTask(Path(p), out, seed * 100003 + i, settings, name))
     kept = {i for i, t in enumerate(tasks) if skip_existing and _rows_path(t).is_file()}
     todo = [t for i, t in enumerate(tasks) if i not in kept]
     fresh = iter(map_items(render_fn or render_piece, todo, jobs=jobs, on_done=on_done))
     results = [_kept_rows(t) if i in kept else next(fresh) for i, t in enumerate(tasks)]
-    ctc, bce, skipped = [], [], []
+    ctc, bce, vers, skipped = [], [], [], []
     for t, r in zip(tasks, results):
         if isinstance(r, ChromatoolError):
             skipped.append((t.score, str(r)))
         else:
             ctc += r["ctc"]
             bce += r["bce"]
+            vers += r.get("versions", [])
     if not bce:
         raise ChromatoolError("no score could be rendered: " + "; ".join(m for _, m in skipped[:3]))
     _write_manifest(out / "ctc.csv", CTC_COLUMNS, ctc)
     _write_manifest(out / "bce.csv", BCE_COLUMNS, bce)
+    if versions > 1:
+        _write_manifest(out / "versions.csv", VERSION_COLUMNS, vers)
     return out / "ctc.csv", out / "bce.csv", skipped

@@ -28,8 +28,9 @@ from .features import Features
 CHECKPOINT_FORMAT = "chromatool-model"
 CHECKPOINT_VERSION = 1
 #: Outputs ``extract`` can write, and the packaged model each one uses by default.
-OUTPUTS: tuple[str, ...] = ("chroma", "pitch", "probs")
-DEFAULT_MODELS: dict[str, str] = {"chroma": "ctc-chroma", "probs": "ctc-chroma", "pitch": "multipitch"}
+OUTPUTS: tuple[str, ...] = ("chroma", "pitch", "probs", "embedding")
+DEFAULT_MODELS: dict[str, str] = {"chroma": "ctc-chroma", "probs": "ctc-chroma", "pitch": "multipitch",
+                                  "embedding": "cross-version"}
 #: Frames per inference chunk and the context added on each side (> every model's receptive
 #: field, so chunked output equals whole-file output).
 CHUNK_FRAMES = 1500
@@ -210,20 +211,29 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = D.DEEP_KIND, 
 
     output : "chroma" (12, N), ε dropped and columns ℓ2-normalised (ctc-chroma; pitchclass gives
         its activations, multipitch folds its semitones); "pitch" (72, N) semitone salience C1–B6
-        (multipitch models); "probs" (13, N) the ctc-chroma posteriors with ε last.
+        (multipitch models); "probs" (13, N) the ctc-chroma posteriors with ε last; "embedding"
+        (dims, N) unit vectors of an embedding model, each of the excerpt centred on its frame.
     tuning : cents from A440 the HCQT filters are centred on (the recording's tuning)
     """
     from .features import normalize
 
     arch = lm.arch
+    if (output == "embedding") != (arch == "embedding"):
+        raise ModelError(f"kind={output!r} needs {'an embedding' if output == 'embedding' else 'a chroma or pitch'} "
+                         f"model; {Path(lm.source).name} is {arch}")
     if output == "pitch" and arch != "multipitch":
         raise ModelError(f"kind='pitch' needs a multipitch model; {Path(lm.source).name} is {arch}")
     if output == "probs" and arch != "ctc-chroma":
         raise ModelError(f"kind='probs' needs a ctc-chroma model; {Path(lm.source).name} is {arch}")
     feats = {**lm.features, "fmin": float(lm.features["fmin"]) * 2.0 ** (tuning / 1200.0)}
-    H = input_hcqt(y, feats, engine=engine, log=False)
-    ref = float(H.max()) if H.size else 0.0
-    act = network_output(lm, H, device=device, magnitude_ref=ref).T  # (n_outputs, N)
+    H = input_hcqt(y, feats, engine=engine, log=output == "embedding")
+    if output == "embedding":
+        from .embedding import frame_embeddings
+
+        act = frame_embeddings(lm.model, model_input(H, lm.features), device=device)
+    else:
+        ref = float(H.max()) if H.size else 0.0
+        act = network_output(lm, H, device=device, magnitude_ref=ref).T  # (n_outputs, N)
     if output == "chroma":
         if arch == "ctc-chroma":
             act = normalize(act[: D.N_CHROMA])
@@ -244,7 +254,8 @@ def extract(audio: str | Path | np.ndarray, *, model: str | Path | None = None, 
     ----------
     audio : a file path, or mono audio at the model's sample rate (22050 Hz)
     model : a packaged model name or a .pt file; by default the packaged model for ``kind``
-    kind : "chroma" (12, N), "pitch" (72, N) salience C1–B6 or "probs" (13, N) CTC posteriors
+    kind : "chroma" (12, N), "pitch" (72, N) salience C1–B6, "probs" (13, N) CTC posteriors or
+        "embedding" (dims, N) of a cross-version (or single-version) embedding model
     tuning : the recording's deviation from A440 in cents, or "auto" to estimate it
     device : "cpu" or "cuda"
 

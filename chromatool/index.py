@@ -156,6 +156,9 @@ def feature_setting(kind: str, *, feature_rate: float | None = None, tuning: str
 
     if kind not in RETRIEVAL_FEATURES:
         raise ParameterError(f"features={kind!r} is unknown; choose one of {', '.join(RETRIEVAL_FEATURES)}")
+    if kind == "embedding":
+        raise ParameterError("features='embedding' (audio queries) is searched without an index: an index "
+                             "answers symbolic themes")
     digest = None
     if kind == "deep":
         from .deep import cached_model, model_digest

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import defaults as D
 from .errors import ChromatoolError, ParameterError
-from .train_config import LOSSES
+from .train_config import CONTRASTIVE, LOSSES
 
 
 class ManifestError(ChromatoolError):
@@ -26,6 +26,8 @@ class Item:
     end: float = 0.0
     target: tuple[int, ...] = ()  # ctc: chroma labels 0..11 of the theme, transposed
     notes: Any = None  # bce: NoteList in recording time
+    piece: str = ""  # versions: the piece this recording is a version of
+    timemap: Any = None  # versions: (2, K) score times and their times in this recording (s)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,11 +59,14 @@ def theme_target(path: str | Path, transpose: int = 0) -> tuple[int, ...]:
 
 
 def read_manifest(path: str | Path, loss: str) -> list[Item]:
-    """Items of a ctc or bce manifest; every bad row is an error naming it."""
+    """Items of a ctc or bce manifest, or of a versions manifest for the contrastive losses;
+    every bad row is an error naming it."""
     from .errors import ScoreError
 
     if loss not in LOSSES:
         raise ParameterError(f"loss={loss!r} is unknown; choose one of {', '.join(LOSSES)}")
+    if loss in CONTRASTIVE:
+        return read_versions(path)
     path = Path(path)
     base = path.parent
     items: list[Item] = []
@@ -113,3 +118,37 @@ def split_by_group(items: list[Item], fraction: float, seed: int) -> tuple[list[
     gss = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
     tr, va = next(gss.split(np.zeros(len(items)), groups=groups))
     return [items[i] for i in tr], [items[i] for i in va]
+
+
+def read_versions(path: str | Path) -> list[Item]:
+    """Items of a versions manifest (columns ``piece,audio,path[,labels][,group]``): each
+    recording with its score-to-audio time map (a CSV ``score_time,audio_time`` as ``chromatool
+    dataset --versions`` or ``chromatool align --path`` writes), and its note labels if given."""
+    import csv
+
+    path = Path(path)
+    base = path.parent
+    items: list[Item] = []
+    for i, r in enumerate(_rows(path, ("piece", "audio", "path")), start=2):
+        where = f"{path}:{i}"
+        audio = _file(base, r["audio"], where, "audio")
+        tm = _file(base, r["path"], where, "time map")
+        try:
+            with open(tm, newline="") as f:
+                rows = [(float(a["score_time"]), float(a["audio_time"])) for a in csv.DictReader(f)]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ManifestError(f"{where}: {tm} is not a score_time,audio_time CSV ({exc})") from None
+        timemap = np.array(rows, dtype=np.float64).T.reshape(2, -1)
+        if timemap.shape[1] < 2 or np.any(np.diff(timemap[0]) < 0) or np.any(np.diff(timemap[1]) < 0):
+            raise ManifestError(f"{where}: the time map {tm} needs two or more rows, both columns non-decreasing")
+        notes = None
+        if r.get("labels"):
+            from .labels import read_labels
+
+            notes = read_labels(_file(base, r["labels"], where, "labels"))
+        piece = r["piece"].strip()
+        items.append(Item(audio, (r.get("group") or "").strip() or piece, notes=notes, piece=piece,
+                          timemap=timemap))
+    if not items:
+        raise ManifestError(f"{path}: no rows")
+    return items

@@ -23,7 +23,7 @@ from . import defaults as D
 from .errors import ModelError
 
 #: Architectures ``build_model`` knows.
-ARCHITECTURES: tuple[str, ...] = ("ctc-chroma", "multipitch", "pitchclass")
+ARCHITECTURES: tuple[str, ...] = ("ctc-chroma", "multipitch", "pitchclass", "embedding")
 
 
 @dataclass(frozen=True)
@@ -203,8 +203,14 @@ class MultiPitch(nn.Module):
         return x[:, 0]
 
 
+def _embedding_config() -> type:
+    from .embedding import EmbeddingConfig
+
+    return EmbeddingConfig
+
+
 _CONFIGS: dict[str, type] = {"ctc-chroma": CTCChromaConfig, "multipitch": MultiPitchConfig,
-                             "pitchclass": MultiPitchConfig}
+                             "pitchclass": MultiPitchConfig, "embedding": _embedding_config()}
 
 
 def make_config(arch: str, **overrides: Any):
@@ -228,6 +234,10 @@ def build_model(config: dict[str, Any] | CTCChromaConfig | MultiPitchConfig) -> 
     """A freshly initialised model from a config (dataclass or the dict a checkpoint holds)."""
     if isinstance(config, dict):
         config = make_config(config.get("arch", ""), **{k: v for k, v in config.items() if k != "arch"})
+    if config.arch == "embedding":
+        from .embedding import Embedding
+
+        return Embedding(config)
     return CTCChroma(config) if config.arch == "ctc-chroma" else MultiPitch(config)
 
 

@@ -24,7 +24,9 @@ from .score import SCORE_EXTENSIONS, read_score
 
 #: Document features ``retrieve`` can match against (``deep``: a ctc-chroma model's chroma, the
 #: packaged one unless a model is given).
-RETRIEVAL_FEATURES: tuple[str, ...] = ("chroma", "cens", "stft-chroma", "deep")
+RETRIEVAL_FEATURES: tuple[str, ...] = ("chroma", "cens", "stft-chroma", "deep", "embedding")
+#: Features computed by a model, and the model output each is.
+MODEL_FEATURES: dict[str, str] = {"deep": "chroma", "embedding": "embedding"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class DocFeatureTask:
     def params(self) -> dict:
         from .features import FEATURES_VERSION
 
-        extra = {"model": self.model_digest} if self.kind == "deep" else {}
+        extra = {"model": self.model_digest} if self.kind in MODEL_FEATURES else {}
         return {"kind": self.kind, "feature_rate": self.feature_rate, "sr": D.SAMPLE_RATE,
                 "version": FEATURES_VERSION, "tuning": self.tuning, **extra}
 
@@ -82,12 +84,12 @@ class DocFeatureTask:
         from .audio import load_audio
         from .tuning import resolve_tuning
 
-        if self.kind == "deep":
+        if self.kind in MODEL_FEATURES:
             from .deep import cached_model, deep_features
 
-            lm = cached_model(self.model, self.device)
+            lm = cached_model(self.model, self.device, MODEL_FEATURES[self.kind])
             y = load_audio(self.path, sr=int(lm.features["sr"]))
-            return deep_features(y, lm, output="chroma", device=self.device,
+            return deep_features(y, lm, output=MODEL_FEATURES[self.kind], device=self.device,
                                  tuning=resolve_tuning(self.tuning, y, sr=int(lm.features["sr"]))).data
         from .featurize import audio_features
 
@@ -114,10 +116,10 @@ def document_features(paths: list[Path], *, kind: str, feature_rate: float = D.F
     """(Features, from the cache?) of each document, or the ``ChromatoolError`` it failed with
     (computed on ``jobs`` processes, or on the Dask cluster at ``scheduler``)."""
     digest = None
-    if kind == "deep":
+    if kind in MODEL_FEATURES:
         from .deep import model_digest
 
-        digest = model_digest(model)  # once, not per document
+        digest = model_digest(model, MODEL_FEATURES[kind])  # once, not per document
     tasks = [DocFeatureTask(p, kind, feature_rate, device, cache_root, model, digest, tuning) for p in paths]
     if device != "cpu":
         jobs = 1
@@ -212,8 +214,10 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
     """Rank the recordings in ``doc_paths`` for each theme in ``query_paths``.
 
     ``model`` (with ``features="deep"``): a ctc-chroma model name or file; the packaged one
-    by default. Deep features come at the model's feature rate. ``tuning``: each recording's
-    deviation from A440 in cents, or "auto" to estimate it per recording.
+    by default. Deep features come at the model's feature rate. ``features="embedding"``
+    matches audio against audio: the queries are recordings (excerpts), embedded like the
+    documents by an embedding model (default: the packaged cross-version one). ``tuning``:
+    each recording's deviation from A440 in cents, or "auto" to estimate it per recording.
 
     Examples
     --------
@@ -238,23 +242,35 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
     """
     if features not in RETRIEVAL_FEATURES:
         raise ParameterError(f"features={features!r} is unknown; choose one of {', '.join(RETRIEVAL_FEATURES)}")
-    if features == "deep":
+    if features in MODEL_FEATURES:
         from .deep import cached_model
 
-        lm = cached_model(model, device)
-        if lm.arch == "multipitch":
-            raise ParameterError(f"features='deep' needs a chroma model; {lm.source} is multipitch")
+        lm = cached_model(model, device, MODEL_FEATURES[features])
+        if (lm.arch == "embedding") != (features == "embedding") or lm.arch == "multipitch":
+            raise ParameterError(f"features={features!r} needs {'an embedding' if features == 'embedding' else 'a chroma'} "
+                                 f"model; {lm.source} is {lm.arch}")
+        if features == "embedding" and transpose:
+            raise ParameterError("transpose=True goes with chroma features, not features='embedding'")
         if feature_rate is None:
             feature_rate = float(lm.features["feature_rate"])  # deep features come at the model's rate
         if abs(float(lm.features["feature_rate"]) - feature_rate) > 1e-9:
             raise ParameterError(f"the model works at {lm.features['feature_rate']:g} frames per second; "
-                                 f"use feature_rate={lm.features['feature_rate']:g} with features='deep'")
+                                 f"use feature_rate={lm.features['feature_rate']:g} with features={features!r}")
         model = lm.source
     elif model is not None:
-        raise ParameterError("model goes with features='deep'")
+        raise ParameterError("model goes with features='deep' or 'embedding'")
     feature_rate = D.FEATURE_RATE if feature_rate is None else feature_rate
-    qfiles = collect_queries(query_paths)
-    queries = [(str(p), query_chroma(p, feature_rate=feature_rate)) for p in qfiles]
+    if features == "embedding":  # audio queries, embedded as the documents are
+        qfiles = collect_documents(query_paths)
+        got = document_features(qfiles, kind=features, feature_rate=feature_rate, device=device,
+                                cache_root=cache_root, jobs=jobs, model=model, tuning=tuning)
+        for r in got:
+            if isinstance(r, ChromatoolError):
+                raise r
+        queries = [(str(p), r[0].data) for p, r in zip(qfiles, got)]
+    else:
+        qfiles = collect_queries(query_paths)
+        queries = [(str(p), query_chroma(p, feature_rate=feature_rate)) for p in qfiles]
     dfiles = collect_documents(doc_paths)
     results = document_features(dfiles, kind=features, feature_rate=feature_rate, device=device,
                                 cache_root=cache_root, jobs=jobs, model=model, on_done=on_done,

@@ -8,8 +8,11 @@ from typing import Any
 
 from . import defaults as D
 
-LOSSES: tuple[str, ...] = ("ctc", "bce", "ce")
-DEFAULT_ARCH: dict[str, str] = {"ctc": "ctc-chroma", "bce": "multipitch", "ce": "ctc-chroma"}
+LOSSES: tuple[str, ...] = ("ctc", "bce", "ce", "cross-version", "single-version")
+DEFAULT_ARCH: dict[str, str] = {"ctc": "ctc-chroma", "bce": "multipitch", "ce": "ctc-chroma",
+                                "cross-version": "embedding", "single-version": "embedding"}
+#: Losses that learn an embedding from pairs of excerpts (read a versions manifest).
+CONTRASTIVE: tuple[str, ...] = ("cross-version", "single-version")
 IGNORE = -100  # frame class of padding (cross-entropy's ignore_index)
 VOICES: tuple[str, ...] = ("top", "all")  # salience pre-training targets of a ctc-chroma
 BLANK = D.N_CHROMA  # the ε class is the last of 13

@@ -41,7 +41,7 @@ from .batches import (  # noqa: F401  (re-exported)
 )
 from .errors import ChromatoolError, OutputError, ParameterError
 from .manifests import Item, ManifestError, read_manifest, split_by_group, theme_target  # noqa: F401
-from .train_config import BLANK, DEFAULT_ARCH, IGNORE, LOSSES, VOICES, TrainConfig  # noqa: F401
+from .train_config import BLANK, CONTRASTIVE, DEFAULT_ARCH, IGNORE, LOSSES, VOICES, TrainConfig  # noqa: F401
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,9 +165,10 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     if cfg.voices not in VOICES:
         raise ParameterError(f"unknown voices {cfg.voices!r}; choose one of {', '.join(VOICES)}")
     arch = cfg.architecture
-    if cfg.loss != "bce" and arch != DEFAULT_ARCH[cfg.loss]:  # ctc and ce train only ctc-chroma
-        raise ParameterError(f"loss={cfg.loss!r} cannot train a {arch} model ({cfg.loss} trains ctc-chroma; bce "
-                             "trains multipitch, pitchclass, or the salience of ctc-chroma)")
+    if (cfg.loss != "bce" and arch != DEFAULT_ARCH[cfg.loss]) or (cfg.loss == "bce" and arch == "embedding"):
+        raise ParameterError(f"loss={cfg.loss!r} cannot train a {arch} model (ctc and ce train ctc-chroma; bce "
+                             "trains multipitch, pitchclass, or the salience of ctc-chroma; cross-version and "
+                             "single-version train embedding)")
     if not train_items:
         raise ParameterError("no training items")
     if not valid_items:
@@ -192,6 +193,10 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     paths = [it.audio for it in train_items + valid_items]
     hcqts = recording_hcqts(paths, features, cache_root=cache_root, jobs=jobs,
                             on_done=lambda i, r: emit("features", {"done": i, "total": len(set(paths))}))
+    if cfg.loss in CONTRASTIVE:
+        from .contrastive import PairBatcher as Batcher  # noqa: N814  (the same interface)
+    else:
+        from .batches import Batcher
     train_b = Batcher(train_items, hcqts, features, cfg)
     valid_b = Batcher(valid_items, hcqts, features, cfg)
 
@@ -315,7 +320,8 @@ def _run_identity(train_items: list[Item], valid_items: list[Item], cfg: TrainCo
 
     def digest(items: list[Item]) -> str:
         rows = [(str(it.audio), it.group, round(it.start, 4), round(it.end, 4), it.target,
-                 len(it.notes) if it.notes is not None else -1) for it in items]
+                 len(it.notes) if it.notes is not None else -1) + ((it.piece,) if it.piece else ())
+                for it in items]
         return hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()[:16]
 
     return {"train_data": digest(train_items), "valid_data": digest(valid_items), "arch": arch,
