@@ -33,9 +33,9 @@ DOC_FRAMES = int(6 * 60 * FR)
 
 def quality(set_dir: Path, work: Path) -> None:
     from chromatool.evaluation import read_truth, retrieval_scores
-    from chromatool.index import write_index
+    from chromatool.index_build import write_index
     from chromatool.index_search import search_index
-    from chromatool.index import feature_setting
+    from chromatool.index_build import feature_setting
     from chromatool.retrieval import document_features, query_chroma, rank
 
     truth = read_truth(set_dir / "truth.csv")
@@ -112,9 +112,10 @@ def planted(i: int, plants) -> np.ndarray:
 
 def scale(hours: float, work: Path) -> None:
     from chromatool.dtw import match_queries
-    from chromatool.index import ThemeIndex, write_index
+    from chromatool.index import ThemeIndex
+    from chromatool.index_build import write_index
     from chromatool.index_search import search_index
-    from chromatool.index import feature_setting
+    from chromatool.index_build import feature_setting
     from chromatool.retrieval import query_chroma
 
     n_docs = int(round(hours * 3600 * FR / DOC_FRAMES))

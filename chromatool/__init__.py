@@ -38,7 +38,7 @@ _API: dict[str, str] = {
     "stft_chroma": "features", "Features": "features", "estimate_tuning": "tuning",
     "subsequence_dtw": "dtw",
     "retrieve": "retrieval", "align": "alignment", "Alignment": "alignment",
-    "build_index": "index", "add_to_index": "index", "ThemeIndex": "index",
+    "build_index": "index_build", "add_to_index": "index_build", "ThemeIndex": "index",
     "search_index": "index_search",
     "load_model": "deep", "extract": "deep", "train": "training", "TrainConfig": "training",
     "ChromatoolError": "errors", "ParameterError": "errors", "AudioError": "errors",

@@ -59,7 +59,7 @@ def build_cmd(
         chromatool retrieve theme.mid archive.ctx --top 5
         find /archive -name '*.flac' | chromatool index build --files-from - -o archive.ctx
     """
-    from .index import build_index
+    from .index_build import build_index
     from .retrieval import RETRIEVAL_FEATURES, collect_documents
 
     _local_or_cluster(jobs, scheduler)
@@ -90,7 +90,7 @@ def add_cmd(
 
         chromatool index add archive.ctx new_recordings/
     """
-    from .index import add_to_index
+    from .index_build import add_to_index
     from .retrieval import collect_documents
 
     _local_or_cluster(jobs, scheduler)

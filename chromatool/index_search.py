@@ -163,8 +163,8 @@ def _coarse_rank(ix: ThemeIndex, query: np.ndarray, cands: list, n: int, *, tran
         return cands
     factor = ix.meta["shingles"]["downsample"]
     q = downsample(query, factor=factor)
-    regions = [(k, ix.features(d, a, b)) for k, (d, spans) in enumerate(cands) for a, b in spans]
-    cost, _, _ = match([q], [downsample(X, factor=factor) for _, X in regions], transpose=transpose)
+    regions = [(k, ix.coarse(d, a // factor, -(-b // factor))) for k, (d, spans) in enumerate(cands) for a, b in spans]
+    cost, _, _ = match([q], [Y for _, Y in regions], transpose=transpose)
     best = np.full(len(cands), np.inf)
     np.minimum.at(best, [k for k, _ in regions], cost[0])
     return [cands[k] for k in np.argsort(best, kind="stable")[:n]]

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from chromatool import defaults as D
 from chromatool.cli import app
 from chromatool.errors import ChromatoolError, OutputError, ParameterError
-from chromatool.index import META, ThemeIndex, add_to_index, build_index, write_index
+from chromatool.index import META, ThemeIndex
+from chromatool.index_build import add_to_index, build_index, write_index
 from chromatool.index_search import candidates, search_index
 from chromatool.render import synthesize
 from chromatool.retrieval import retrieve
