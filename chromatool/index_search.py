@@ -158,7 +158,8 @@ def search_index(query_paths: list[str | os.PathLike], index: str | os.PathLike 
 
 def _coarse_rank(ix: ThemeIndex, query: np.ndarray, cands: list, n: int, *, transpose: bool) -> list:
     """The ``n`` of ``cands`` whose regions best match the query by subsequence DTW on the
-    index-rate features (a tenth of the frames each way: cheap for many regions)."""
+    index-rate features (a tenth of the frames each way: cheap for many regions), each with
+    its best region only."""
     if len(cands) <= n:
         return cands
     factor = ix.meta["shingles"]["downsample"]
@@ -166,5 +167,10 @@ def _coarse_rank(ix: ThemeIndex, query: np.ndarray, cands: list, n: int, *, tran
     regions = [(k, ix.coarse(d, a // factor, -(-b // factor))) for k, (d, spans) in enumerate(cands) for a, b in spans]
     cost, _, _ = match([q], [Y for _, Y in regions], transpose=transpose)
     best = np.full(len(cands), np.inf)
-    np.minimum.at(best, [k for k, _ in regions], cost[0])
-    return [cands[k] for k in np.argsort(best, kind="stable")[:n]]
+    where: dict[int, tuple[int, int]] = {}  # candidate → its best region, the one ranked exactly
+    spans = [span for _, sp in cands for span in sp]
+    for r in np.argsort(cost[0], kind="stable"):
+        k = regions[r][0]
+        if k not in where:
+            where[k], best[k] = spans[r], cost[0, r]
+    return [(cands[k][0], [where[k]]) for k in np.argsort(best, kind="stable")[:n] if k in where]
