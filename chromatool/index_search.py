@@ -64,30 +64,36 @@ def candidates(ix: ThemeIndex, query: np.ndarray, *, n: int = D.INDEX_CANDIDATES
     keys, sim = keys[found].astype(np.uint64), np.maximum(sim[found], 0.0)
     doc = (keys >> np.uint64(FRAME_BITS)).astype(np.int64)
     start = (keys & np.uint64((1 << FRAME_BITS) - 1)).astype(np.int64) - qstart[row]  # index frames
-    best_score: dict[int, float] = {}
-    spots: dict[int, list[tuple[float, int, int]]] = {}
+    G = len(tempi) * len(shifts)
+    found_d, found_s, found_at, found_k = [], [], [], []
     for shift_bin in (0, 1):  # two binnings of the start, half a bin apart
         b = (start + shift_bin) // VOTE_BIN
-        key = (doc * (len(tempi) * len(shifts)) + group[row]) * 1_000_000 + (b + 500_000)
+        key = (doc * G + group[row]) * 1_000_000 + (b + 500_000)
         pairs, which = np.unique(np.stack([key, row]), axis=1, return_inverse=True)
         vote = np.zeros(pairs.shape[1])
         np.maximum.at(vote, which.ravel(), sim)  # one vote per query shingle and bin: its best
         uniq, inv = np.unique(pairs[0], return_inverse=True)
-        score = np.bincount(inv, weights=vote)
-        for u in np.argsort(-score, kind="stable")[: 20 * n]:
-            d = int(uniq[u] // 1_000_000 // (len(tempi) * len(shifts)))
-            g = int(uniq[u] // 1_000_000 % (len(tempi) * len(shifts)))
-            at = int(uniq[u] % 1_000_000 - 500_000) * VOTE_BIN - shift_bin
-            best_score[d] = max(best_score.get(d, 0.0), float(score[u]))
-            spots.setdefault(d, []).append((float(score[u]), at, g % len(tempi)))
-    ranked = sorted(best_score, key=lambda d: -best_score[d])[:n]
+        found_s.append(np.bincount(inv, weights=vote))
+        found_d.append(uniq // 1_000_000 // G)
+        found_k.append(uniq // 1_000_000 % G % len(tempi))
+        found_at.append((uniq % 1_000_000 - 500_000) * VOTE_BIN - shift_bin)
+    d_, s_, at_, k_ = (np.concatenate(x) for x in (found_d, found_s, found_at, found_k))
+    order = np.lexsort((-s_, d_))  # by document, best-supported start first
+    d_, s_, at_, k_ = d_[order], s_[order], at_[order], k_[order]
+    docs_u, first = np.unique(d_, return_index=True)
+    ranked = np.argsort(-s_[first], kind="stable")[:n]
     out = []
-    for d in ranked:
+    shingle_frames = s["length"] * s["downsample"]
+    for u in ranked:
+        d, f = int(docs_u[u]), int(first[u])
+        stop = min(f + REGIONS_PER_DOC, len(d_))
         spans = []
-        for _, at, k in sorted(spots[d], reverse=True)[:REGIONS_PER_DOC]:
-            length = query.shape[1] / tempi[k]  # the query at that tempo, in feature frames
-            a = at * s["downsample"] - int(0.5 * length) - s["length"] * s["downsample"]
-            spans.append((max(0, a), int(a + 2 * length) + 2 * s["length"] * s["downsample"]))
+        for j in range(f, stop):
+            if d_[j] != d:
+                break
+            length = query.shape[1] / tempi[int(k_[j])]  # the query at that tempo, in feature frames
+            a = int(at_[j]) * s["downsample"] - int(0.5 * length) - shingle_frames
+            spans.append((max(0, a), int(a + 2 * length) + 2 * shingle_frames))
         spans.sort()
         merged = [list(spans[0])]
         for a, b in spans[1:]:
