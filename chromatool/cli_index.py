@@ -50,8 +50,9 @@ def build_cmd(
     """Index recordings for fast theme retrieval (chroma shingles, a truncated SVD, an HNSW graph).
 
     Features come from the feature cache (computed on a miss, on --jobs processes or the
-    cluster), so an interrupted build reruns fast. Searching the index gives the same output as
-    searching the folder, from a few candidate recordings instead of all of them.
+    cluster), so an interrupted build reruns fast. Searching the index prints what searching
+    the folder prints (same columns, costs and times), ranking a few candidate recordings
+    proposed by the graph instead of all of them.
 
     **Examples**
 

@@ -122,7 +122,7 @@ def train_cmd(
     device: Device = "auto",
     jobs: Jobs = 1,
 ) -> None:
-    """Train a deep chroma (CTC) or multi-pitch (BCE) model on a manifest.
+    """Train a deep chroma (CTC), multi-pitch (BCE) or cross-version embedding model on a manifest.
 
     Adam, batches of 8, random transposition, learning rate halved on a validation plateau
     with a restart from the best model, early stop (Zalkow & Müller 2020 §4.1). HCQTs are
