@@ -252,8 +252,15 @@ def match_queries(queries: list[np.ndarray], docs: list[np.ndarray], *,
     w = (np.float32(w21), np.float32(w12), np.float32(w11))
     block = int(np.clip(_BLOCK_CELLS // Ntot, 16, 4096))
 
+    frames = np.array([y.shape[1] for y in docs])
+    if frames.sum() <= _JOINT_FRAMES:  # normalised together: many short regions cost less
+        flat = np.ascontiguousarray(normalize(np.concatenate(docs, axis=1)).T, dtype=np.float32)
+        YTs = np.split(flat, np.cumsum(frames)[:-1])
+    else:
+        YTs = None
+
     def one(j: int) -> None:
-        YT = np.ascontiguousarray(normalize(docs[j]).T, dtype=np.float32)
+        YT = YTs[j] if YTs is not None else np.ascontiguousarray(normalize(docs[j]).T, dtype=np.float32)
         S = np.full((3, Ntot + 2), _BIG, dtype=np.float32)
         oc = np.full(len(queries), np.inf, dtype=np.float32)
         oe = np.full(len(queries), -1, dtype=np.int64)
@@ -263,18 +270,42 @@ def match_queries(queries: list[np.ndarray], docs: list[np.ndarray], *,
         cost[:, j] = oc
         end[:, j] = oe
 
-    workers = min(len(docs), threads or os.cpu_count() or 1)
+    cells = Ntot * sum(y.shape[1] for y in docs)
+    workers = min(len(docs), threads or os.cpu_count() or 1, max(1, cells // _MIN_CELLS_PER_THREAD))
     if workers <= 1:
         for j in range(len(docs)):
             one(j)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
-        from threadpoolctl import threadpool_limits
+        def some(js) -> None:
+            for j in js:
+                one(j)
 
-        with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
-            list(pool.map(one, range(len(docs))))
+        # one task per thread, documents dealt round robin (a task per document costs more than
+        # matching a short region); BLAS single-threaded inside the threads
+        with _blas_controller().limit(limits=1), ThreadPoolExecutor(workers) as pool:
+            list(pool.map(some, [range(k, len(docs), workers) for k in range(workers)]))
     return cost.astype(np.float64), end
+
+
+#: Documents with at most this many frames in all are normalised in one call.
+_JOINT_FRAMES = 1_000_000
+#: Below this many cost cells per thread, matching runs in the calling thread.
+_MIN_CELLS_PER_THREAD = 2_000_000
+
+
+def _blas_controller():
+    """threadpoolctl's controller, made once (finding the BLAS libraries takes milliseconds)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
+_CONTROLLER = None
 
 
 def locate_match(query: np.ndarray, doc: np.ndarray, end: int, *, step_sizes=D.DTW_STEP_SIZES,

@@ -55,7 +55,7 @@ def candidates(ix: ThemeIndex, query: np.ndarray, *, n: int = D.INDEX_CANDIDATES
                              "it is searched exhaustively")
     group = np.concatenate([p[1] + k * len(tempi) for k, p in enumerate(parts)])  # (shift, tempo)
     qstart = np.concatenate([p[2] for p in parts])
-    m = ix.graph.search(ix.projection(V), neighbours, threads=1)
+    m = ix.graph.search(ix.projection(V), neighbours, threads=os.cpu_count() or 1)
     keys = np.asarray(m.keys).reshape(len(V), -1)
     sim = 1.0 - np.asarray(m.distances, dtype=np.float32).reshape(len(V), -1)
     found = np.arange(keys.shape[1])[None, :] < np.asarray(m.counts).reshape(-1, 1)
@@ -69,10 +69,10 @@ def candidates(ix: ThemeIndex, query: np.ndarray, *, n: int = D.INDEX_CANDIDATES
     for shift_bin in (0, 1):  # two binnings of the start, half a bin apart
         b = (start + shift_bin) // VOTE_BIN
         key = (doc * G + group[row]) * 1_000_000 + (b + 500_000)
-        pairs, which = np.unique(np.stack([key, row]), axis=1, return_inverse=True)
-        vote = np.zeros(pairs.shape[1])
-        np.maximum.at(vote, which.ravel(), sim)  # one vote per query shingle and bin: its best
-        uniq, inv = np.unique(pairs[0], return_inverse=True)
+        pairs, which = np.unique(key * len(V) + row, return_inverse=True)  # (start bin, query shingle)
+        vote = np.zeros(len(pairs))
+        np.maximum.at(vote, which, sim)  # one vote per query shingle and bin: its best
+        uniq, inv = np.unique(pairs // len(V), return_inverse=True)
         found_s.append(np.bincount(inv, weights=vote))
         found_d.append(uniq // 1_000_000 // G)
         found_k.append(uniq // 1_000_000 % G % len(tempi))
