@@ -57,6 +57,12 @@ def _fonts(rng) -> tuple[Path, Path]:
     return own, rec[int(rng.integers(len(rec)))]
 
 
+def _own_font() -> Path:
+    from chromatool.render import find_soundfonts
+
+    return find_soundfonts()[0]
+
+
 def _sync_path(sync_python: str | None, score_y: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     """The Sync Toolbox's warping path (2, L) in seconds, or None without it."""
     if not sync_python:
@@ -96,8 +102,8 @@ def _run_aligners(score_notes, y, times, own_font, sync_python):
     return out, a
 
 
-def smooth_item(args):
-    path, seed, sync_python = args
+def smooth_case(path, seed):
+    """(score notes, recording, None, true onsets) of one smooth-set item, or a reason to skip it."""
     import music21
 
     from chromatool.render import TempoCurve, add_noise, add_reverb, render
@@ -110,15 +116,24 @@ def smooth_item(args):
     ens = ENSEMBLES[int(rng.integers(len(ENSEMBLES)))]
     perf = replace(notes, program=np.array([ens[p % len(ens)] for p in notes.part]))
     curve = TempoCurve(notes.duration, rng=rng, scale=float(rng.uniform(0.8, 1.25)), max_ratio=1.3)
-    own, _ = _fonts(rng)
+    _fonts(rng)  # draws as it always did, so the sets stay the same
     y = render(curve.apply(perf), soundfont="/usr/share/sounds/sf2/TimGM6mb.sf2")
     y = add_noise(add_reverb(y, rng=rng, rt60=1.0, wet=0.25), snr_db=30, rng=rng)
-    pred, _ = _run_aligners(notes, y, None, own, sync_python)
-    return {k: np.abs(v - curve(notes.onset)) for k, v in pred.items()}
+    return notes, y, None, curve(notes.onset)
 
 
-def expressive_item(args):
-    path, seed, sync_python, cross, want_plot = args
+def smooth_item(args):
+    path, seed, sync_python = args
+    case = smooth_case(path, seed)
+    if isinstance(case, str):
+        return case
+    score, y, times, truth = case
+    pred, _ = _run_aligners(score, y, times, _own_font(), sync_python)
+    return {k: np.abs(v - truth) for k, v in pred.items()}
+
+
+def expressive_case(path, seed, cross):
+    """(score notes, recording, None, true onsets) of one expressive-set item, or a reason."""
     import music21
 
     from chromatool.expressive import expressive_timing, spread_chords
@@ -133,7 +148,7 @@ def expressive_item(args):
     ens = pool[int(rng.integers(len(pool)))]
     perf = replace(notes, program=np.array([ens[p % len(ens)] for p in notes.part]))
     perf = spread_chords(expressive_timing(perf, rng=rng).apply(perf), rng=rng)
-    own, font = _fonts(rng)
+    _, font = _fonts(rng)
     y = render(perf, soundfont=font)
     y = add_noise(add_reverb(y, rng=rng, rt60=float(rng.uniform(0.3, 2.5)), wet=float(rng.uniform(0.1, 0.4))),
                   snr_db=float(rng.uniform(20, 40)), rng=rng)
@@ -148,7 +163,16 @@ def expressive_item(args):
         ens2 = pool[int(rng.integers(len(pool)))]
         other = replace(notes, program=np.array([ens2[p % len(ens2)] for p in notes.part]))
         score = spread_chords(expressive_timing(other, rng=rng).apply(other), rng=rng)
-    pred, a = _run_aligners(score, y, None, own, sync_python)
+    return score, y, None, truth
+
+
+def expressive_item(args):
+    path, seed, sync_python, cross, want_plot = args
+    case = expressive_case(path, seed, cross)
+    if isinstance(case, str):
+        return case
+    score, y, times, truth = case
+    pred, a = _run_aligners(score, y, times, _own_font(), sync_python)
     out = {k: np.abs(v - truth) for k, v in pred.items()}
     if want_plot:
         out["_plot"] = (a, truth, score.onset)
@@ -176,8 +200,8 @@ def _beats(path: Path) -> np.ndarray:
     return np.array([float(line.split("\t")[0]) for line in path.read_text().splitlines() if line.strip()])
 
 
-def asap_item(args):
-    row, seed, sync_python, seconds, *want_plot = args
+def asap_case(row, seed, seconds):
+    """(score notes, recording, score beats, performance beats) of one ASAP performance."""
     import pretty_midi
 
     from chromatool.render import add_noise, add_reverb, render_midi_file
@@ -200,7 +224,7 @@ def asap_item(args):
             nt.end = min(nt.end, cut_p + 0.5)
         inst.control_changes = [c for c in inst.control_changes if c.time < cut_p]
         inst.pitch_bends = []
-    own, font = _fonts(rng)
+    _, font = _fonts(rng)
     with tempfile.TemporaryDirectory() as tmp:
         mid = Path(tmp) / "perf.mid"
         pm.write(str(mid))
@@ -208,10 +232,16 @@ def asap_item(args):
     y = add_noise(add_reverb(y, rng=rng, rt60=float(rng.uniform(0.5, 2.0)), wet=0.2),
                   snr_db=float(rng.uniform(25, 40)), rng=rng)
     sel = sb[:k] >= score.onset.min() - 1e-3
-    pred, a = _run_aligners(score, y, sb[:k][sel], own, sync_python)
-    out = {key: np.abs(v - pb[:k][sel]) for key, v in pred.items()}
+    return score, y, sb[:k][sel], pb[:k][sel]
+
+
+def asap_item(args):
+    row, seed, sync_python, seconds, *want_plot = args
+    score, y, times, truth = asap_case(row, seed, seconds)
+    pred, a = _run_aligners(score, y, times, _own_font(), sync_python)
+    out = {key: np.abs(v - truth) for key, v in pred.items()}
     if want_plot and want_plot[0]:
-        out["_plot"] = (a, pb[:k][sel], sb[:k][sel])
+        out["_plot"] = (a, truth, times)
     return out
 
 

@@ -51,6 +51,7 @@ RETRIEVE_FEATURES: str = "stft-chroma"
 INDEX_DOWNSAMPLE: int = 10
 INDEX_SHINGLE: int = 10
 INDEX_HOP: int = 2
+INDEX_QUERY_HOP: int = 2
 INDEX_DIMS: int = 64
 INDEX_TEMPI: tuple[float, ...] = tuple(round(2.0 ** (k / 4), 3) for k in range(-3, 4))  # 0.59 … 1.68
 INDEX_NEIGHBOURS: int = 64

@@ -299,13 +299,15 @@ def compute(kind: str, y: np.ndarray, *, sr: int = D.SAMPLE_RATE,
 
 
 def chroma_onsets(C: np.ndarray, *, feature_rate: float = D.FEATURE_RATE,
-                  decay_seconds: float = 0.2, norm_seconds: float = 1.0) -> np.ndarray:
+                  decay_seconds: float = 0.2, norm_seconds: float = 1.0, fold: bool = True) -> np.ndarray:
     """Decaying locally adaptive normalised chroma onsets (after the DLNCO features of the Sync
     Toolbox literature), from a pitch representation C (n_bins, n_frames) with bin 0 at C1.
 
     Log-compressed energy increases per semitone, kept at their local peaks in time, folded to
     chroma, normalised by the local maximum over ``norm_seconds``, then smeared forward with an
     exponential decay of ``decay_seconds``, so each onset leaves a short sharp trace.
+
+    With ``fold=False`` the onsets stay per semitone: (n_semitones, n_frames).
 
     Returns
     -------
@@ -319,7 +321,7 @@ def chroma_onsets(C: np.ndarray, *, feature_rate: float = D.FEATURE_RATE,
     L = np.log1p(100.0 * semis / max(float(semis.max()), 1e-12))
     diff = np.maximum(0.0, np.diff(L, axis=1, prepend=L[:, :1]))
     peaks = diff * (diff >= maximum_filter1d(diff, size=3, axis=1))
-    O = fold_to_chroma(peaks, bins_per_octave=12, centered=False)
+    O = fold_to_chroma(peaks, bins_per_octave=12, centered=False) if fold else peaks
     win = max(1, int(round(norm_seconds * feature_rate)))
     local = maximum_filter1d(O.max(axis=0), size=win)
     O = O / np.maximum(local, 1e-9)[None, :]

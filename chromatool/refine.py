@@ -63,46 +63,55 @@ def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, featu
     if not len(notes):
         return onset, np.zeros((2, 0))
     O = semitone_onset_strength(C)
-    N = O.shape[1]
     keys, inverse = np.unique(np.round(notes.onset, 4), return_inverse=True)
-    group_t = np.array([np.median(onset[inverse == g]) for g in range(keys.size)])
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(keys.size + 1))
+    members = [order[bounds[g]:bounds[g + 1]] for g in range(keys.size)]
+    group_t = np.array([np.median(onset[m]) for m in members])
+    score_t = np.array([notes.onset[m].min() for m in members])
     half = max(1, int(round(window_seconds * feature_rate)))
-    ctx = int(round(1.0 * feature_rate))
     out = group_t.copy()
     found = np.zeros(keys.size, dtype=bool)
     for g in range(keys.size):
-        rows = []
-        for p in np.unique(notes.pitch[inverse == g]):
-            for k, w in PARTIALS:
-                r = int(p) + k - D.MIDI_MIN
-                if 0 <= r < O.shape[0]:
-                    rows.append((r, w))
-        if not rows:
-            continue
         c = group_t[g] * feature_rate
-        a, b = max(1, int(np.floor(c)) - half), min(N - 1, int(np.ceil(c)) + half + 1)
-        if b - a < 3:
-            continue
-        idx = np.array([r for r, _ in rows])
-        wts = np.array([w for _, w in rows], dtype=np.float32)
-        strength = wts @ O[idx, a:b]
-        ca, cb = max(0, a - ctx), min(N, b + ctx)
-        ref = float((wts @ O[idx, ca:cb]).max())
-        prior = np.exp(-0.5 * ((np.arange(a, b) - c) / (prior_seconds * feature_rate)) ** 2)
-        j = int(np.argmax(strength * prior))
-        if ref <= 0 or strength[j] < MIN_RELATIVE_STRENGTH * ref:
-            continue
-        frac = 0.0
-        if 0 < j < b - a - 1:  # parabolic peak position between frames
-            y0, y1, y2 = strength[j - 1], strength[j], strength[j + 1]
-            den = y0 - 2 * y1 + y2
-            frac = float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5)) if den < 0 else 0.0
-        out[g] = (a + j + frac) / feature_rate
-        found[g] = True
-    # keep the groups in score order: a refined time that overtakes a neighbour falls back
-    for g in range(1, keys.size):
-        if out[g] <= out[g - 1]:
-            out[g] = max(group_t[g], out[g - 1] + 0.5 / feature_rate)
-            found[g] = False
-    score_t = np.array([notes.onset[inverse == g].min() for g in range(keys.size)])
+        t = _strongest_onset(O, notes.pitch[members[g]], c, c - half, c + half, prior_seconds * feature_rate,
+                             feature_rate)
+        if t is not None:
+            out[g], found[g] = t, True
+    _keep_order(out, found, group_t, feature_rate)
     return out[inverse], np.stack([score_t[found], out[found]])
+
+
+def _keep_order(out: np.ndarray, found: np.ndarray, fallback: np.ndarray, feature_rate: float) -> None:
+    """Keep the groups in score order: a refined time that overtakes a neighbour falls back."""
+    for g in range(1, out.size):
+        if out[g] <= out[g - 1]:
+            out[g] = max(fallback[g], out[g - 1] + 0.5 / feature_rate)
+            found[g] = False
+
+
+def _strongest_onset(O: np.ndarray, pitches: np.ndarray, c: float, lo: float, hi: float, prior: float,
+                     feature_rate: float) -> float | None:
+    """Seconds of the strongest onset of ``pitches`` (and their partials) between frames ``lo``
+    and ``hi``, weighted by a Gaussian of width ``prior`` frames around frame ``c``; None where
+    it is weak against the strongest onset of those pitches in the surrounding second."""
+    N = O.shape[1]
+    rows = [(int(p) + k - D.MIDI_MIN, w) for p in np.unique(pitches) for k, w in PARTIALS
+            if 0 <= int(p) + k - D.MIDI_MIN < O.shape[0]]
+    a, b = max(1, int(np.floor(lo))), min(N - 1, int(np.ceil(hi)) + 1)
+    if not rows or b - a < 3:
+        return None
+    idx = np.array([r for r, _ in rows])
+    wts = np.array([w for _, w in rows], dtype=np.float32)
+    strength = wts @ O[idx, a:b]
+    ctx = int(round(1.0 * feature_rate))
+    ref = float((wts @ O[idx, max(0, a - ctx):min(N, b + ctx)]).max())
+    j = int(np.argmax(strength * np.exp(-0.5 * ((np.arange(a, b) - c) / prior) ** 2)))
+    if ref <= 0 or strength[j] < MIN_RELATIVE_STRENGTH * ref:
+        return None
+    frac = 0.0
+    if 0 < j < b - a - 1:  # parabolic peak position between frames
+        y0, y1, y2 = strength[j - 1], strength[j], strength[j + 1]
+        den = y0 - 2 * y1 + y2
+        frac = float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5)) if den < 0 else 0.0
+    return (a + j + frac) / feature_rate

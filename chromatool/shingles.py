@@ -102,14 +102,14 @@ class Projection:
 
 
 def query_shingles(Q: np.ndarray, *, tempi: tuple[float, ...] = D.INDEX_TEMPI,
-                   factor: int = D.INDEX_DOWNSAMPLE, length: int = D.INDEX_SHINGLE
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every shingle (hop 1) of a query (d, N) at the feature rate, played at each tempo factor:
+                   factor: int = D.INDEX_DOWNSAMPLE, length: int = D.INDEX_SHINGLE,
+                   hop: int = D.INDEX_QUERY_HOP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shingles (every ``hop`` index frames) of a query (d, N) at the feature rate, played at each tempo factor:
     (vectors, index of the tempo factor of each, start frame of each at the index rate). A
     query too short for one shingle at a factor gives none at that factor."""
     out, which, where = [], [], []
     for k, t in enumerate(tempi):
-        V, starts = shingle(downsample(stretch(Q, t), factor=factor), length=length, hop=1)
+        V, starts = shingle(downsample(stretch(Q, t), factor=factor), length=length, hop=hop)
         out.append(V)
         which.append(np.full(len(V), k))
         where.append(starts)
