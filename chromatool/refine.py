@@ -6,7 +6,8 @@ chord or a fermata the path may dwell on either side of the next onset. The reco
 pitch-wise onset strength (the rise of the log-compressed energy in each semitone, and its
 first overtones) says where the notes of an onset group actually begin. Each group's time is
 the strongest peak of its pitches' onset strength, weighted by a Gaussian around the DTW time;
-where no clear onset is found (legato strings, a soft inner voice) the DTW time stays.
+where no clear onset is found (legato strings, a soft inner voice) the DTW time stays, and a
+group that moved far more than its neighbours did follows them instead.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ PRIOR_SECONDS: float = 0.06
 #: A group's peak counts as an onset when its strength reaches this share of the strongest
 #: onset strength of its pitches in the surrounding two seconds.
 MIN_RELATIVE_STRENGTH: float = 0.25
+#: A placed onset that moved this much more (seconds) than its placed neighbours did is an outlier;
+#: neighbours: this many on either side. Measured (within 100 ms, smooth / expressive / ASAP):
+#: 97.8 / 94.6 / 90.1 % against 97.2 / 94.5 / 90.1 % without; 0.1 s: 97.3 / 94.6 / 90.2 %.
+OUTLIER_SECONDS: float = 0.06
+OUTLIER_NEIGHBOURS: int = 3
 #: Log compression of the semitone energies whose rise is the onset strength.
 ONSET_GAMMA: float = 1000.0
 #: Semitone offsets of the partials that announce a note (fundamental, octave, twelfth) and
@@ -79,7 +85,24 @@ def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, featu
         if t is not None:
             out[g], found[g] = t, True
     _keep_order(out, found, group_t, feature_rate)
+    _drop_outliers(out, found, group_t)
+    _keep_order(out, found, group_t, feature_rate)
     return out[inverse], np.stack([score_t[found], out[found]])
+
+
+def _drop_outliers(out: np.ndarray, found: np.ndarray, path_t: np.ndarray) -> None:
+    """Placed groups whose move from the path differs by more than ``OUTLIER_SECONDS`` from the
+    median move of their ``OUTLIER_NEIGHBOURS`` placed neighbours on either side took a wrong
+    peak (a neighbouring note of the same pitch): they move with their neighbours instead and
+    are no longer anchors."""
+    idx = np.flatnonzero(found)
+    shift = out[idx] - path_t[idx]
+    k = OUTLIER_NEIGHBOURS
+    for j in range(idx.size):
+        nb = np.r_[shift[max(0, j - k):j], shift[j + 1:j + 1 + k]]
+        if nb.size >= 2 and abs(shift[j] - np.median(nb)) > OUTLIER_SECONDS:
+            out[idx[j]] = path_t[idx[j]] + np.median(nb)
+            found[idx[j]] = False
 
 
 def _keep_order(out: np.ndarray, found: np.ndarray, fallback: np.ndarray, feature_rate: float) -> None:
