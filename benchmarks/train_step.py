@@ -1,27 +1,38 @@
-"""One training step (forward + backward + Adam) of the ctc-chroma network on the CPU:
-chromatool's convolution, whose gradients are forward convolutions, side by side with torch's
-own ``nn.Conv2d`` backward (oneDNN) on the same random batch, as a ratio.
+"""Training steps per second on the CPU (forward + backward + Adam on one random batch), for
+both networks, with each speed-up tried, as ratios to torch's plain ``nn.Conv2d``:
 
-    python benchmarks/train_step.py [--channels 64,32,32,32] [--frames 250] [--batch 8] [--threads 2]
+- chromatool's ``Conv2d`` (gradients by forward convolutions), the default for both;
+- channels-last input (``models.CHANNELS_LAST``), the default for the multi-pitch network;
+- bfloat16 autocast (torch's convolutions only: chromatool's gradient path is float32);
+- ``torch.compile`` with ``--compile`` (minutes of compilation first).
+
+    python benchmarks/train_step.py [--batch 8] [--threads 2] [--compile]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from contextlib import contextmanager
 
 import torch
 
 from chromatool import models
 from chromatool.models import build_model, make_config
 
+#: Frames per example: the ctc-chroma's 10-s excerpts; the multi-pitch network's 100 frames
+#: plus its 75-frame context.
+FRAMES = {"ctc-chroma": 250, "multipitch": 174}
 
-def step_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
+
+def step_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int, *, bf16: bool = False) -> float:
     opt = torch.optim.Adam(model.parameters())
     times = []
     for _ in range(repeats + 1):  # the first step warms up oneDNN
         t = time.perf_counter()
-        loss = torch.log_softmax(model(x), -1)[..., -1].mean()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model(x)
+        loss = out.float().square().mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -29,31 +40,62 @@ def step_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float
     return min(times[1:])
 
 
+@contextmanager
+def setting(conv: str, channels_last: bool):
+    plain, cl = models.Conv2d.forward, models.CHANNELS_LAST
+    if conv == "torch":
+        models.Conv2d.forward = torch.nn.Conv2d.forward
+    models.CHANNELS_LAST = channels_last
+    try:
+        yield
+    finally:
+        models.Conv2d.forward, models.CHANNELS_LAST = plain, cl
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--channels", default="64,32,32,32")
-    ap.add_argument("--frames", type=int, default=250, help="frames per example (25 per second)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--compile", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    cfg = make_config("ctc-chroma", channels=[int(c) for c in a.channels.split(",")])
-    x = torch.randn(a.batch, cfg.n_harmonics, a.frames, cfg.n_bins)
-    torch.manual_seed(0)
-    ours = step_seconds(build_model(cfg), x, a.repeats)
-    plain = models.Conv2d.forward
-    models.Conv2d.forward = torch.nn.Conv2d.forward  # torch's own backward
-    try:
-        torch.manual_seed(0)
-        ref = step_seconds(build_model(cfg), x, a.repeats)
-    finally:
-        models.Conv2d.forward = plain
-    print(f"ctc-chroma channels {a.channels}, batch {a.batch} x {a.frames} frames, {a.threads} threads")
-    print(f"{'':24}{'s/step':>8}")
-    print(f"{'torch nn.Conv2d':24}{ref:8.2f}")
-    print(f"{'chromatool Conv2d':24}{ours:8.2f}")
-    print(f"speed-up {ref / ours:.2f}x")
+    print(f"batch {a.batch}, {a.threads} threads; best of {a.repeats} steps")
+    print(f"{'network':<12}{'variant':<44}{'s/step':>8}{'steps/s':>9}{'ratio':>7}")
+    for arch in ("ctc-chroma", "multipitch"):
+        cfg = make_config(arch)
+        x = torch.randn(a.batch, cfg.n_harmonics, FRAMES[arch], cfg.n_bins)
+        cl_default = arch != "ctc-chroma"
+        variants = [("torch nn.Conv2d", "torch", False, False),
+                    ("torch nn.Conv2d, channels-last", "torch", True, False),
+                    ("torch nn.Conv2d, bfloat16 autocast", "torch", True, True),
+                    ("chromatool Conv2d", "ours", False, False),
+                    ("chromatool Conv2d, channels-last", "ours", True, False)]
+        ref = None
+        for name, conv, cl, bf16 in variants:
+            if cl and arch == "ctc-chroma" and conv == "torch" and bf16:
+                cl = False
+            with setting(conv, cl):
+                torch.manual_seed(0)
+                model = build_model(cfg)
+                if cl and arch == "ctc-chroma":  # its forward does not convert: convert here
+                    model = model.to(memory_format=torch.channels_last)
+                    xx = x.contiguous(memory_format=torch.channels_last)
+                else:
+                    xx = x
+                s = step_seconds(model, xx, a.repeats, bf16=bf16)
+            ref = ref or s
+            mark = "  (default)" if conv == "ours" and cl == cl_default else ""
+            print(f"{arch:<12}{name + mark:<44}{s:8.3f}{1 / s:9.2f}{ref / s:7.2f}")
+        if a.compile:
+            with setting("torch", cl_default):
+                torch.manual_seed(0)
+                t = time.perf_counter()
+                model = torch.compile(build_model(cfg))
+                step_seconds(model, x, 0)
+                first = time.perf_counter() - t
+                s = step_seconds(model, x, a.repeats)
+            print(f"{arch:<12}{f'torch.compile (first step {first:.0f} s)':<44}{s:8.3f}{1 / s:9.2f}{ref / s:7.2f}")
 
 
 if __name__ == "__main__":
