@@ -202,6 +202,13 @@ def batch_loss(model, batch: dict[str, Any], cfg: TrainConfig, device: str):
     """Mean loss of a batch (CTC per target length as in torch's "mean"; BCE per frame and
     output; CE per frame)."""
     import torch
+
+    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
+        return _batch_loss(model, batch, cfg, device)
+
+
+def _batch_loss(model, batch: dict[str, Any], cfg: TrainConfig, device: str):
+    import torch
     from torch.nn import functional as F
 
     if cfg.loss in CONTRASTIVE:
@@ -219,5 +226,5 @@ def batch_loss(model, batch: dict[str, Any], cfg: TrainConfig, device: str):
         return F.cross_entropy(logits.float().flatten(0, 1), batch["classes"].to(device).flatten(),
                                ignore_index=IGNORE)
     mask = batch["mask"].to(device)
-    bce = F.binary_cross_entropy_with_logits(logits, batch["y"].to(device), reduction="none")
+    bce = F.binary_cross_entropy_with_logits(logits.float(), batch["y"].to(device), reduction="none")
     return (bce * mask).sum() / (mask.sum() * logits.shape[-1]).clamp_min(1)

@@ -113,7 +113,8 @@ class Conv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         plain = (self.stride == (1, 1) and self.padding == (0, 0) and self.dilation == (1, 1)
                  and self.groups == 1)
-        if plain and x.device.type == "cpu" and torch.is_grad_enabled() and self.weight.requires_grad:
+        if (plain and x.device.type == "cpu" and torch.is_grad_enabled() and self.weight.requires_grad
+                and not torch.is_autocast_enabled("cpu")):  # its float32 gradients: not under autocast
             return _ConvGradByForward.apply(x, self.weight, self.bias)
         return super().forward(x)
 

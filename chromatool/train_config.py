@@ -49,7 +49,13 @@ class TrainConfig:
     init: str | None = None  # start from this checkpoint's weights (same model configuration)
     onset_frames: int = 3  # ce: frames of a note's pitch class at its onset, ε after them
     voices: str = "top"  # bce on a ctc-chroma: salience targets of the top voice or of "all" notes
+    precision: str = "float32"  # or "bfloat16": the forward pass under autocast (PRECISIONS)
 
     @property
     def architecture(self) -> str:
         return self.arch or DEFAULT_ARCH[self.loss]
+
+
+#: Arithmetic of the forward pass: float32, or bfloat16 autocast (on the CPU about 3x faster for
+#: the multi-pitch network: benchmarks/train_step.py).
+PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
