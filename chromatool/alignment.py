@@ -28,11 +28,14 @@ from .tuning import resolve_tuning
 
 #: Weight of the onset features' cosine distance in the alignment cost (see multires.ONSET_LEVELS).
 ONSET_WEIGHT: float = 2.0
-#: Onset features folded to 12 chroma classes (True) or kept per semitone (False), per score
-#: synthesis. Measured with FluidSynth on benchmarks/align_eval.py (onsets or beats within
-#: 100 ms, smooth / expressive / ASAP): per semitone 97.2 / 94.5 / 90.1 %, folded 95.4 / 93.5 /
-#: 88.2 %. The notes fallback keeps the folded onsets its COST_WARNING levels were measured with.
-FOLD_ONSETS: dict[str, bool] = {"fluidsynth": False, "notes": True}
+#: Onset features per score synthesis: folded to 12 chroma classes or kept per semitone, and
+#: the decay of each onset's trace. Measured with FluidSynth on benchmarks/align_eval.py (onsets
+#: or beats within 100 ms, smooth / expressive / ASAP): per semitone 97.2 / 94.5 / 90.1 %,
+#: folded 95.4 / 93.5 / 88.2 % (decay 0.2 s); decay 0.05 s 99.2 / 96.2 / 91.7 %, 0.07 s 99.3 /
+#: 95.8 / 91.7 %, 0.1 s 99.1 / 95.5 / 91.4 %. The notes fallback keeps the onsets its
+#: COST_WARNING levels were measured with.
+ONSET_SETTINGS: dict[str, dict] = {"fluidsynth": {"fold": False, "decay_seconds": 0.05},
+                                   "notes": {"fold": True, "decay_seconds": 0.2}}
 #: Log compression of the CQT before folding to chroma: log(1 + gamma * C / max C).
 LOG_GAMMA: float = 10.0
 #: Frames this far (dB) below the loud frames of their side are silence.
@@ -139,10 +142,10 @@ class Alignment:
         return out
 
 
-def alignment_features(C: np.ndarray, feature_rate: float, *, fold_onsets: bool = False) -> dict[str, np.ndarray]:
+def alignment_features(C: np.ndarray, feature_rate: float, *, onsets: dict | None = None) -> dict[str, np.ndarray]:
     """Alignment features of a CQT magnitude (216, N): log-compressed chroma and its CENS-like
     smoothed version for the coarse levels, each (12, N), and onsets per semitone (72, N) (or
-    folded to chroma: ``fold_onsets``). Frames more than
+    as ``onsets`` says: ``ONSET_SETTINGS``, FluidSynth's by default). Frames more than
     ``SILENCE_DB`` below the loud frames are silence: zero (compared as uniform vectors)."""
     ref = max(float(C.max()), 1e-12) if C.size else 1.0
     E = C.sum(axis=0)
@@ -150,7 +153,7 @@ def alignment_features(C: np.ndarray, feature_rate: float, *, fold_onsets: bool 
     silent = E < loud * 10 ** (-SILENCE_DB / 20)
     ch = fold_to_chroma(np.log1p(LOG_GAMMA * C / ref))
     ch[:, silent] = 0
-    on = chroma_onsets(C, feature_rate=feature_rate, fold=fold_onsets)
+    on = chroma_onsets(C, feature_rate=feature_rate, **(onsets or ONSET_SETTINGS["fluidsynth"]))
     on[:, silent] = 0
     ch = normalize(ch)
     coarse = cens_from_chroma(ch, window=COARSE_WINDOW) if COARSE_WINDOW else ch
@@ -258,8 +261,7 @@ def align_notes(notes: NoteList, y: np.ndarray, *, feature_rate: float = D.ALIGN
     cents = resolve_tuning(tuning, y)
     Cx, how = score_cqt(notes, feature_rate, synthesis=synthesis, soundfont=soundfont)
     Cy = recording_cqt(y, feature_rate, cents)
-    fold = FOLD_ONSETS[how]
-    X, Y = (alignment_features(C, feature_rate, fold_onsets=fold) for C in (Cx, Cy))
+    X, Y = (alignment_features(C, feature_rate, onsets=ONSET_SETTINGS[how]) for C in (Cx, Cy))
     wp, _ = multiresolution_dtw(X["chroma"], Y["chroma"], X2=X["onsets"], Y2=Y["onsets"],
                                 weight2=ONSET_WEIGHT, coarse=(X["coarse"], Y["coarse"]))
     # the chroma part of the local cost judges the alignment (onsets are sparse by nature)
