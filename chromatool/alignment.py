@@ -31,8 +31,8 @@ ONSET_WEIGHT: float = 2.0
 #: Onset features per score synthesis: folded to 12 chroma classes or kept per semitone, and
 #: the decay of each onset's trace. Measured with FluidSynth on benchmarks/align_eval.py (onsets
 #: or beats within 100 ms, smooth / expressive / ASAP): per semitone 97.2 / 94.5 / 90.1 %,
-#: folded 95.4 / 93.5 / 88.2 % (decay 0.2 s); decay 0.05 s 99.2 / 96.2 / 91.7 %, 0.07 s 99.3 /
-#: 95.8 / 91.7 %, 0.1 s 99.1 / 95.5 / 91.4 %. The notes fallback keeps the onsets its
+#: folded 95.4 / 93.5 / 88.2 % (decay 0.2 s); decay 0.05 s 99.2 / 96.2 / 91.7 %, 0.03 s 99.3 /
+#: 95.5 / 91.8 %, 0.07 s 99.3 / 95.8 / 91.7 %, 0.1 s 99.1 / 95.5 / 91.4 %. The notes fallback keeps the onsets its
 #: COST_WARNING levels were measured with.
 ONSET_SETTINGS: dict[str, dict] = {"fluidsynth": {"fold": False, "decay_seconds": 0.05},
                                    "notes": {"fold": True, "decay_seconds": 0.2}}
