@@ -49,18 +49,17 @@ RECORDING_FONTS = ("/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/samples/sf_
 SYNC_SCRIPT = HERE / "synctoolbox_align.py"
 
 
-def _fonts(rng) -> tuple[Path, Path]:
-    from chromatool.render import find_soundfonts
-
-    own = find_soundfonts()[0]
-    rec = [Path(f) for f in RECORDING_FONTS if Path(f).is_file() and Path(f).resolve() != own.resolve()]
-    return own, rec[int(rng.integers(len(rec)))]
-
-
 def _own_font() -> Path:
+    """The soundfont the aligner renders its scores with (never a recording's)."""
     from chromatool.render import find_soundfonts
 
     return find_soundfonts()[0]
+
+
+def _recording_font(rng) -> Path:
+    own = _own_font().resolve()
+    rec = [Path(f) for f in RECORDING_FONTS if Path(f).is_file() and Path(f).resolve() != own]
+    return rec[int(rng.integers(len(rec)))]
 
 
 def _sync_path(sync_python: str | None, score_y: np.ndarray, y: np.ndarray) -> np.ndarray | None:
@@ -88,12 +87,13 @@ def _map(wp: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.interp(t, *path_time_map(wp))
 
 
-def _run_aligners(score_notes, y, times, own_font, sync_python):
+def _run_aligners(score_notes, y, times, sync_python):
     """Recording times of score ``times`` (None: of the score's notes, as the label file has
     them) by chromatool and (optionally) the Sync Toolbox."""
     from chromatool.alignment import align_notes
     from chromatool.render import render
 
+    own_font = _own_font()
     a = align_notes(score_notes, y, soundfont=str(own_font))
     out = {"chromatool": a.notes.onset if times is None else a.to_recording(times)}
     times = score_notes.onset if times is None else times
@@ -116,7 +116,7 @@ def smooth_case(path, seed):
     ens = ENSEMBLES[int(rng.integers(len(ENSEMBLES)))]
     perf = replace(notes, program=np.array([ens[p % len(ens)] for p in notes.part]))
     curve = TempoCurve(notes.duration, rng=rng, scale=float(rng.uniform(0.8, 1.25)), max_ratio=1.3)
-    _fonts(rng)  # draws as it always did, so the sets stay the same
+    _recording_font(rng)  # drawn though unused, so the set's later draws stay the same
     y = render(curve.apply(perf), soundfont="/usr/share/sounds/sf2/TimGM6mb.sf2")
     y = add_noise(add_reverb(y, rng=rng, rt60=1.0, wet=0.25), snr_db=30, rng=rng)
     return notes, y, None, curve(notes.onset)
@@ -128,7 +128,7 @@ def smooth_item(args):
     if isinstance(case, str):
         return case
     score, y, times, truth = case
-    pred, _ = _run_aligners(score, y, times, _own_font(), sync_python)
+    pred, _ = _run_aligners(score, y, times, sync_python)
     return {k: np.abs(v - truth) for k, v in pred.items()}
 
 
@@ -148,7 +148,7 @@ def expressive_case(path, seed, cross):
     ens = pool[int(rng.integers(len(pool)))]
     perf = replace(notes, program=np.array([ens[p % len(ens)] for p in notes.part]))
     perf = spread_chords(expressive_timing(perf, rng=rng).apply(perf), rng=rng)
-    _, font = _fonts(rng)
+    font = _recording_font(rng)
     y = render(perf, soundfont=font)
     y = add_noise(add_reverb(y, rng=rng, rt60=float(rng.uniform(0.3, 2.5)), wet=float(rng.uniform(0.1, 0.4))),
                   snr_db=float(rng.uniform(20, 40)), rng=rng)
@@ -172,7 +172,7 @@ def expressive_item(args):
     if isinstance(case, str):
         return case
     score, y, times, truth = case
-    pred, a = _run_aligners(score, y, times, _own_font(), sync_python)
+    pred, a = _run_aligners(score, y, times, sync_python)
     out = {k: np.abs(v - truth) for k, v in pred.items()}
     if want_plot:
         out["_plot"] = (a, truth, score.onset)
@@ -224,7 +224,7 @@ def asap_case(row, seed, seconds):
             nt.end = min(nt.end, cut_p + 0.5)
         inst.control_changes = [c for c in inst.control_changes if c.time < cut_p]
         inst.pitch_bends = []
-    _, font = _fonts(rng)
+    font = _recording_font(rng)
     with tempfile.TemporaryDirectory() as tmp:
         mid = Path(tmp) / "perf.mid"
         pm.write(str(mid))
@@ -238,7 +238,7 @@ def asap_case(row, seed, seconds):
 def asap_item(args):
     row, seed, sync_python, seconds, *want_plot = args
     score, y, times, truth = asap_case(row, seed, seconds)
-    pred, a = _run_aligners(score, y, times, _own_font(), sync_python)
+    pred, a = _run_aligners(score, y, times, sync_python)
     out = {key: np.abs(v - truth) for key, v in pred.items()}
     out["_squeezed"] = squeezed(times, truth)
     if want_plot and want_plot[0]:

@@ -3,7 +3,8 @@ both networks, with each speed-up tried, as ratios to torch's plain ``nn.Conv2d`
 
 - chromatool's ``Conv2d`` (gradients by forward convolutions), the default for both;
 - channels-last input (``models.CHANNELS_LAST``), the default for the multi-pitch network;
-- bfloat16 autocast (torch's convolutions only: chromatool's gradient path is float32);
+- bfloat16 autocast (torch's convolutions only: chromatool's gradient path is float32), with
+  each network's default memory layout;
 - ``torch.compile`` with ``--compile`` (minutes of compilation first).
 
     python benchmarks/train_step.py [--batch 8] [--threads 2] [--compile]
@@ -68,22 +69,15 @@ def main() -> None:
         cl_default = arch != "ctc-chroma"
         variants = [("torch nn.Conv2d", "torch", False, False),
                     ("torch nn.Conv2d, channels-last", "torch", True, False),
-                    ("torch nn.Conv2d, bfloat16 autocast", "torch", True, True),
+                    ("torch nn.Conv2d, bfloat16 autocast", "torch", cl_default, True),
                     ("chromatool Conv2d", "ours", False, False),
                     ("chromatool Conv2d, channels-last", "ours", True, False)]
         ref = None
         for name, conv, cl, bf16 in variants:
-            if cl and arch == "ctc-chroma" and conv == "torch" and bf16:
-                cl = False
             with setting(conv, cl):
                 torch.manual_seed(0)
-                model = build_model(cfg)
-                if cl and arch == "ctc-chroma":  # its forward does not convert: convert here
-                    model = model.to(memory_format=torch.channels_last)
-                    xx = x.contiguous(memory_format=torch.channels_last)
-                else:
-                    xx = x
-                s = step_seconds(model, xx, a.repeats, bf16=bf16)
+                xx = x.contiguous(memory_format=torch.channels_last) if cl else x  # as the library does
+                s = step_seconds(build_model(cfg), xx, a.repeats, bf16=bf16)
             ref = ref or s
             mark = "  (default)" if conv == "ours" and cl == cl_default else ""
             print(f"{arch:<12}{name + mark:<44}{s:8.3f}{1 / s:9.2f}{ref / s:7.2f}")

@@ -9,6 +9,7 @@ paths are (2, L) arrays of (row, column) indices in increasing order.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numba
@@ -270,7 +271,7 @@ def match_queries(queries: list[np.ndarray], docs: list[np.ndarray], *,
         cost[:, j] = oc
         end[:, j] = oe
 
-    cells = Ntot * sum(y.shape[1] for y in docs)
+    cells = Ntot * int(frames.sum())
     workers = min(len(docs), threads or os.cpu_count() or 1, max(1, cells // _MIN_CELLS_PER_THREAD))
     if workers <= 1:
         for j in range(len(docs)):
@@ -295,17 +296,12 @@ _JOINT_FRAMES = 1_000_000
 _MIN_CELLS_PER_THREAD = 2_000_000
 
 
+@functools.lru_cache(maxsize=None)
 def _blas_controller():
     """threadpoolctl's controller, made once (finding the BLAS libraries takes milliseconds)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
+    from threadpoolctl import ThreadpoolController
 
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER
-
-
-_CONTROLLER = None
+    return ThreadpoolController()
 
 
 def locate_match(query: np.ndarray, doc: np.ndarray, end: int, *, step_sizes=D.DTW_STEP_SIZES,
