@@ -238,6 +238,9 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     stopped = "epochs"
     t0 = time.perf_counter() - state["seconds"]
     while state["epoch"] < cfg.epochs:
+        if stop := _stop_reason(state, cfg):  # a resumed run that already ended stays ended
+            stopped = stop
+            break
         epoch = state["epoch"] + 1
         rng = np.random.default_rng([cfg.seed, epoch, state["halvings"]])
         batches = train_b.epoch_batches(rng)
@@ -295,18 +298,24 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
         emit("epoch", record)
         if stopped == "early stop":
             break
-        if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
-            stopped = "max steps"
-            break
-        if cfg.max_minutes is not None and state["seconds"] > 60 * cfg.max_minutes:
-            stopped = "time limit"
-            break
     if dist_info.world > 1:
         import torch.distributed as dist
 
         dist.barrier()
     return TrainResult(output, state["epoch"], state["best_epoch"], state["best_loss"], state["step"],
                        state["seconds"], stopped)
+
+
+def _stop_reason(state: dict, cfg: TrainConfig) -> str | None:
+    """Why training must not start another epoch: its step or time budget is spent, or it
+    early-stopped (a plateau after the last halving); None while it may go on."""
+    if state["bad_epochs"] >= cfg.patience and state["halvings"] >= cfg.max_halvings:
+        return "early stop"
+    if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
+        return "max steps"
+    if cfg.max_minutes is not None and state["seconds"] > 60 * cfg.max_minutes:
+        return "time limit"
+    return None
 
 
 #: Settings that must not change when a training run is resumed.

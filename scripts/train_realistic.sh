@@ -4,34 +4,51 @@
 # soundfont but the reserved MuseScore General, ±50 cents, EQ, compression, lossy coding, room
 # tone) plus ASAP's human piano performances with their pedal.
 #
-#   bash scripts/train_realistic.sh [WORKDIR] [MINUTES_PER_STAGE]
+#   bash scripts/train_realistic.sh [WORKDIR]
 #
 # The renders are deterministic (seeds below) and go to WORKDIR (not committed: re-rendered by
 # the same command, --skip-existing keeps what exists). Each stage's model, OUTPUT.last.pt and
 # log go to runs/realistic/ and ARE committed as training goes: rerunning this script on any
 # machine continues every stage from its last state (--resume checks that data and settings
-# match). The packaged weights are replaced only when validation improves (see MODEL_CARD.md).
+# match); a stage whose budget (minutes of training in all its sessions) is spent, or that
+# stopped early, ends at once, and the next one starts from its best model. Raise a stage's
+# budget (env STAGE_MINUTES_<name>) to let it go on. The packaged weights are replaced only when
+# validation improves (see MODEL_CARD.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-${TMPDIR:-/tmp}/chromatool-realistic}
-MIN=${2:-60}
 CT=${CHROMATOOL:-.venv/bin/chromatool}
 RUNS=runs/realistic
 TRAIN_COMPOSERS=bach,palestrina,trecento,josquin,cpebach,corelli,handel,ciconia,luca,lusitano,essenFolksong,oneills1850,airdsAirs
-COMMON="--seed 0 --threads 2 --cache $WORK/cache --steps-per-epoch 100 --patience 3 --max-halvings 3 --max-minutes $MIN"
+COMMON="--seed 0 --threads 2 --cache $WORK/cache --steps-per-epoch 100 --patience 3 --max-halvings 3"
 mkdir -p "$RUNS"
 
 "$CT" dataset "$WORK/scores" --composers "$TRAIN_COMPOSERS" --pieces ${PIECES:-80} --seed 10 --jobs 2 --skip-existing
 "$CT" dataset "$WORK/asap" --asap ../shared/data/asap --pieces ${PERFORMANCES:-40} --seed 11 --jobs 2 --skip-existing
 
-stage() {  # stage NAME ARGS...: train, or continue the stage's last state
-  local name=$1; shift
+# the multipitch data: the score renders and the human piano performances in one manifest
+{ head -1 "$WORK/scores/bce.csv"
+  tail -n +2 "$WORK/scores/bce.csv" | sed 's|^audio/|scores/audio/|; s|,labels/|,scores/labels/|'
+  tail -n +2 "$WORK/asap/bce.csv" | sed 's|^audio/|asap/audio/|; s|,labels/|,asap/labels/|'
+} > "$WORK/all.csv"
+
+stage() {  # stage NAME MINUTES ARGS...: train, or continue the stage's last state
+  local name=$1 minutes=$2; shift 2
+  local var="STAGE_MINUTES_$name"
+  minutes=${!var:-$minutes}
   local resume=""
   [ -f "$RUNS/$name.last.pt" ] && resume="--resume"
-  "$CT" train "$@" -o "$RUNS/$name.pt" $COMMON $resume
+  "$CT" train "$@" -o "$RUNS/$name.pt" $COMMON --max-minutes "$minutes" $resume
 }
 
-# a. the ctc-chroma's 216-bin salience on all notes of both sets (strongly aligned pre-training)
-stage salience --loss bce --arch ctc-chroma --voices all --data "$WORK/scores/bce.csv"
-# (next stages, as scripts/train_default_models.sh: top-voice salience, ce along the onset path,
-# ctc on the weak pairs; multipitch on scores + ASAP. Added once stage a has converged.)
+# ctc-chroma (the paper's size), as scripts/train_default_models.sh, each stage from the last:
+# a. its 216-bin salience on all notes (strongly aligned pre-training)
+stage salience 200 --loss bce --arch ctc-chroma --voices all --data "$WORK/scores/bce.csv"
+# b. the salience of the top voice (the themes' melody)
+stage melody 60 --loss bce --arch ctc-chroma --init "$RUNS/salience.pt" --data "$WORK/scores/bce.csv"
+# c. its 13 CTC classes frame-wise along the top voice's onset path
+stage ce 120 --loss ce --init "$RUNS/melody.pt" --data "$WORK/scores/bce.csv"
+# d. CTC on the weakly aligned theme excerpts
+stage ctc 40 --loss ctc --init "$RUNS/ce.pt" --data "$WORK/scores/ctc.csv" --lr 3e-4
+# multipitch (Weiss et al.'s size) on the score renders and ASAP's human performances, bfloat16
+stage multipitch 300 --loss bce --arch multipitch --data "$WORK/all.csv" --precision bfloat16

@@ -187,12 +187,14 @@ def test_tiny_ctc_model_trains_saves_reloads_extracts(mini, tmp_path):
     n = int(np.ceil(sf.info(str(wav)).duration * D.FEATURE_RATE))
     assert c.shape[0] == 12 and abs(c.shape[1] - n) <= 1 and meta["feature_rate"] == D.FEATURE_RATE
     np.testing.assert_allclose(np.linalg.norm(c, axis=0), 1.0, atol=1e-5)
-    # --resume continues from the last checkpoint
-    r = invoke("train", "--loss", "ctc", "--data", mini[0], "-o", out, "--max-steps", 4, "--batch-size", 2,
-               "--valid-fraction", 0.34, "--cache", tmp_path / "cache", "--seed", 1, "--resume",
-               "--model-setting", "channels=4,4", "--model-setting", "distribute_channels=2")
-    assert r.exit_code == 0, r.output
-    assert torch.load(out, weights_only=True)["training"]["steps"] == 4
+    # --resume continues from the last checkpoint; a run whose budget is spent stays ended
+    for _ in range(2):
+        r = invoke("train", "--loss", "ctc", "--data", mini[0], "-o", out, "--max-steps", 4, "--batch-size", 2,
+                   "--valid-fraction", 0.34, "--cache", tmp_path / "cache", "--seed", 1, "--resume",
+                   "--model-setting", "channels=4,4", "--model-setting", "distribute_channels=2")
+        assert r.exit_code == 0, r.output
+        assert torch.load(out, weights_only=True)["training"]["steps"] == 4
+        assert len((tmp_path / "ctc.log.jsonl").read_text().splitlines()) == 4
 
 
 def test_salience_pretraining_then_ctc_from_init(mini, tmp_path):
