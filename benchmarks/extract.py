@@ -7,7 +7,7 @@ file (44.1 kHz, stereo, 16 bit) in a temporary folder; chromatool runs the code 
 ``chromatool extract FILE -o OUT.npy`` on it. Each figure runs in a fresh process so that peak
 memory (ru_maxrss) is its own.
 
-    python benchmarks/extract.py [--minutes 10] [--model ctc-chroma]
+    python benchmarks/extract.py [--minutes 10] [--model ctc-chroma] [--pitch-model multipitch]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,7 @@ CLIP = ROOT.parent / "shared" / "data" / "real" / "musopen" / "Beethoven_Op067-0
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-kind, model, src, dest = sys.argv[1:5]
+kind, model, src, dest, precision = sys.argv[1:6]
 t = time.perf_counter()
 if kind == "librosa":
     import librosa
@@ -35,7 +36,7 @@ else:
     import numpy as np
     from chromatool.deep import extract_files, load_model
     written, failures = extract_files([(Path(src), Path(dest))], load_model(model, output=kind), output=kind,
-                                      overwrite=True)
+                                      overwrite=True, precision=precision)
     assert not failures, failures
     shape = np.load(written[0], mmap_mode="r").shape
 sec = time.perf_counter() - t
@@ -61,8 +62,8 @@ def make_file(minutes: float, folder: Path) -> Path:
     return path
 
 
-def run(kind: str, model: str, src: Path, dest: Path) -> dict:
-    r = subprocess.run([sys.executable, "-c", CHILD, kind, model, str(src), str(dest)],
+def run(kind: str, model: str, src: Path, dest: Path, precision: str = "auto") -> dict:
+    r = subprocess.run([sys.executable, "-c", CHILD, kind, model, str(src), str(dest), precision],
                        capture_output=True, text=True)
     if r.returncode:
         raise SystemExit(r.stderr)
@@ -72,19 +73,38 @@ def run(kind: str, model: str, src: Path, dest: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--model", default="ctc-chroma")
+    ap.add_argument("--model", default="ctc-chroma", help="chroma model (name or .pt)")
+    ap.add_argument("--pitch-model", default="multipitch", help="multi-pitch model (name or .pt)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         src = make_file(args.minutes, Path(tmp))
         print(f"{args.minutes:g} min of audio (Op. 67 clip looped, 44.1 kHz stereo WAV), this machine's CPU")
-        print(f"{'implementation':<34}{'seconds':>9}{'x realtime':>12}{'peak MB':>9}")
+        print(f"{'implementation':<44}{'seconds':>9}{'x realtime':>12}{'peak MB':>9}")
         base = None
-        for label, kind in (("librosa load + chroma_cqt", "librosa"), ("chromatool extract chroma", "chroma"),
-                            ("chromatool extract pitch", "pitch")):
-            r = run(kind, args.model if kind == "chroma" else "multipitch", src, Path(tmp) / f"{kind}.npy")
+        rows = [("librosa load + chroma_cqt", "librosa", "", "")]
+        for kind, model in (("chroma", args.model), ("pitch", args.pitch_model)):
+            rows += [(f"chromatool extract {kind} --precision {p}", kind, model, p) for p in ("float32", "auto")]
+        for label, kind, model, precision in rows:
+            r = run(kind, model or "-", src, Path(tmp) / f"{kind}.npy", precision or "auto")
             base = base or r["seconds"]
-            print(f"{label:<34}{r['seconds']:>9.2f}{args.minutes * 60 / r['seconds']:>12.1f}"
+            print(f"{label:<44}{r['seconds']:>9.2f}{args.minutes * 60 / r['seconds']:>12.1f}"
                   f"{r['peak_mb']:>9.0f}   ({base / r['seconds']:.2f}x librosa's time)")
+        for kind, model in (("chroma", args.model), ("pitch", args.pitch_model)):
+            cmd = ["chromatool", "extract", str(src), "-o", str(Path(tmp) / f"cli_{kind}.npy"), "--kind", kind,
+                   "--model", model, "--overwrite"]
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", *cmd], check=True, capture_output=True)
+            sec = time.perf_counter() - t
+            print(f"{'$ chromatool extract --kind ' + kind:<44}{sec:>9.2f}{args.minutes * 60 / sec:>12.1f}"
+                  f"{'':>9}   ({base / sec:.2f}x librosa's time; the whole command)")
+        print(f"(models: {args.model}, {args.pitch_model}; --precision auto resolves to "
+              f"{_auto_precision()})")
+
+
+def _auto_precision() -> str:
+    from chromatool.device import resolve_precision
+
+    return resolve_precision("auto")
 
 
 if __name__ == "__main__":

@@ -182,31 +182,35 @@ def model_digest(name: str | None, output: str = D.DEEP_KIND) -> str:
 
 def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = D.DEVICE,
                    chunk_frames: int = CHUNK_FRAMES, context: int = CHUNK_CONTEXT,
-                   magnitude_ref: float | None = None) -> np.ndarray:
+                   magnitude_ref: float | None = None, precision: str = "float32") -> np.ndarray:
     """Per-frame network output (n_frames, n_outputs) in overlapping chunks: softmax posteriors
     for ctc-chroma, sigmoid activations otherwise. ``H`` is the log-HCQT or, with
     ``magnitude_ref`` (the file's maximum), its linear magnitude, log-scaled chunk by chunk so
-    that no full-length copy is made (a one-hour file)."""
+    that no full-length copy is made (a one-hour file). ``precision="bfloat16"`` runs the
+    forward pass under autocast (the outputs in float32)."""
     import torch
 
     from .features import log_compress
 
     n = H.shape[-1]
     outs = []
-    with torch.inference_mode():
+    half = torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+    with torch.inference_mode(), half:
         for a in range(0, max(n, 1), chunk_frames):
             b = min(n, a + chunk_frames)
             lo, hi = max(0, a - context), min(n, b + context)
             part = H[:, :, lo:hi] if magnitude_ref is None else log_compress(H[:, :, lo:hi], ref=magnitude_ref)
-            x = model_input(part, lm.features)
-            logits = lm.model(x[None].to(device))[0, a - lo: b - lo]
+            x = model_input(part, lm.features)[None].to(device)
+            if device == "cpu":  # oneDNN's faster kernels (1.4x in float32, 1.2x in bfloat16)
+                x = x.contiguous(memory_format=torch.channels_last)
+            logits = lm.model(x)[0, a - lo: b - lo].float()
             act = torch.softmax(logits, -1) if lm.arch == "ctc-chroma" else torch.sigmoid(logits)
             outs.append(act.float().cpu().numpy())
     return np.concatenate(outs) if outs else np.zeros((0, lm.model.config.n_outputs), np.float32)
 
 
 def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = D.DEEP_KIND, device: str = D.DEVICE,
-                  engine=None, tuning: float = 0.0) -> Features:
+                  engine=None, tuning: float = 0.0, precision: str = D.INFERENCE_PRECISION) -> Features:
     """Deep features of a signal at the model's feature rate.
 
     output : "chroma" (12, N), ε dropped and columns ℓ2-normalised (ctc-chroma; pitchclass gives
@@ -214,7 +218,9 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = D.DEEP_KIND, 
         (multipitch models); "probs" (13, N) the ctc-chroma posteriors with ε last; "embedding"
         (dims, N) unit vectors of an embedding model, each of the excerpt centred on its frame.
     tuning : cents from A440 the HCQT filters are centred on (the recording's tuning)
+    precision : "auto", "float32" or "bfloat16" arithmetic of the network (``INFERENCE_PRECISION``)
     """
+    from .device import resolve_precision
     from .features import normalize
 
     arch = lm.arch
@@ -230,10 +236,11 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = D.DEEP_KIND, 
     if output == "embedding":
         from .embedding import frame_embeddings
 
-        act = frame_embeddings(lm.model, model_input(H, lm.features), device=device)
+        act, precision = frame_embeddings(lm.model, model_input(H, lm.features), device=device), "float32"
     else:
         ref = float(H.max()) if H.size else 0.0
-        act = network_output(lm, H, device=device, magnitude_ref=ref).T  # (n_outputs, N)
+        precision = resolve_precision(precision, device)
+        act = network_output(lm, H, device=device, magnitude_ref=ref, precision=precision).T  # (n_outputs, N)
     if output == "chroma":
         if arch == "ctc-chroma":
             act = normalize(act[: D.N_CHROMA])
@@ -242,12 +249,14 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = D.DEEP_KIND, 
         else:
             act = normalize(act)
     params = {"model": Path(lm.source).name, "arch": arch, "output": output,
-              **{k: v for k, v in lm.features.items() if k not in ("kind",)}, "tuning": float(tuning)}
+              **{k: v for k, v in lm.features.items() if k not in ("kind",)}, "tuning": float(tuning),
+              "precision": precision}
     return Features(act.astype(np.float32), float(lm.features["feature_rate"]), f"deep-{output}", params)
 
 
 def extract(audio: str | Path | np.ndarray, *, model: str | Path | None = None, kind: str = D.DEEP_KIND,
-            tuning: str | float = D.TUNING, device: str = D.DEVICE) -> Features:
+            tuning: str | float = D.TUNING, device: str = D.DEVICE,
+            precision: str = D.INFERENCE_PRECISION) -> Features:
     """Deep features of one recording with a trained model.
 
     Parameters
@@ -258,6 +267,8 @@ def extract(audio: str | Path | np.ndarray, *, model: str | Path | None = None, 
         "embedding" (dims, N) of a cross-version (or single-version) embedding model
     tuning : the recording's deviation from A440 in cents, or "auto" to estimate it
     device : "cpu" or "cuda"
+    precision : the network's arithmetic: "auto" (bfloat16 on a CPU with bfloat16 units),
+        "float32" or "bfloat16"
 
     Returns
     -------
@@ -283,7 +294,8 @@ def extract(audio: str | Path | np.ndarray, *, model: str | Path | None = None, 
     lm = cached_model(str(model) if model is not None else None, device, kind)
     sr = int(lm.features["sr"])
     y = load_audio(audio, sr=sr) if isinstance(audio, (str, Path)) else np.asarray(audio, dtype=np.float32)
-    return deep_features(y, lm, output=kind, device=device, tuning=resolve_tuning(tuning, y, sr=sr))
+    return deep_features(y, lm, output=kind, device=device, tuning=resolve_tuning(tuning, y, sr=sr),
+                         precision=precision)
 
 
 @dataclass(frozen=True)
@@ -298,6 +310,7 @@ class ExtractTask:
     fmt: str
     overwrite: bool
     tuning: str | float
+    precision: str = D.INFERENCE_PRECISION
 
     def __call__(self) -> list[Path]:
         from .audio import load_audio
@@ -309,7 +322,7 @@ class ExtractTask:
         sr = int(lm.features["sr"])
         y = load_audio(self.src, sr=sr)
         f = deep_features(y, lm, output=self.output, device=self.device, engine=engine_for(self.device),
-                          tuning=resolve_tuning(self.tuning, y, sr=sr))
+                          tuning=resolve_tuning(self.tuning, y, sr=sr), precision=self.precision)
         return save_array(self.dest, f.data, {**f.metadata(), "source": str(self.src)},
                           overwrite=self.overwrite, fmt=self.fmt)
 
@@ -320,15 +333,15 @@ def _run_extract(task: ExtractTask) -> list[Path]:
 
 def extract_files(pairs: list[tuple[Path, Path]], lm: LoadedModel, *, output: str = D.DEEP_KIND,
                   device: str = D.DEVICE, fmt: str = "npy", overwrite: bool = False,
-                  on_done=None, tuning: str | float = D.TUNING, scheduler: str | None = None
-                  ) -> tuple[list[Path], list[tuple[Path, str]]]:
+                  on_done=None, tuning: str | float = D.TUNING, scheduler: str | None = None,
+                  precision: str = D.INFERENCE_PRECISION) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Extract deep features of each (audio, destination) pair with one model (loaded once in
     this process, or once per worker on the Dask cluster at ``scheduler``); returns the written
     files and the (audio, message) failures."""
     from .batch import run_batch
 
     _LOADED.setdefault((str(resolve_model(str(lm.source), output)), device), lm)  # no second load here
-    tasks = [ExtractTask(src, dest, str(lm.source), output, device, fmt, overwrite, tuning)
+    tasks = [ExtractTask(src, dest, str(lm.source), output, device, fmt, overwrite, tuning, precision)
              for src, dest in pairs]
     done, failed = run_batch(_run_extract, tasks, jobs=1, on_done=on_done, scheduler=scheduler)
     return [p for _, r in done for p in r], [(t.src, msg) for t, msg in failed]

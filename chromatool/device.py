@@ -34,3 +34,19 @@ def resolve_device(name: str = "auto") -> str:
     if name == "cuda" and not has_cuda:
         raise ParameterError("device='cuda': no CUDA GPU is available (use device='cpu' or device='auto')")
     return "cuda" if has_cuda else "cpu"
+
+
+def resolve_precision(name: str = D.INFERENCE_PRECISION, device: str = "cpu") -> str:
+    """"auto" → "bfloat16" on a CPU with bfloat16 units (AVX512-BF16 or AMX tiles), else
+    "float32"; "float32" and "bfloat16" as given."""
+    if name not in D.INFERENCE_PRECISIONS:
+        raise ParameterError(f"unknown precision {name!r}; choose one of {', '.join(D.INFERENCE_PRECISIONS)}")
+    if name != "auto":
+        return name
+    if device != "cpu":
+        return "float32"
+    import torch
+
+    cpu = torch.cpu
+    fast = any(getattr(cpu, f, lambda: False)() for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return "bfloat16" if fast else "float32"

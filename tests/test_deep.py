@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from chromatool import defaults as D
 from chromatool.cli import app
+from chromatool.errors import ParameterError
 from chromatool.io import load_array
 
 from conftest import PEERS, REAL, ROOT, SR, need
@@ -354,7 +355,24 @@ def shipped_reference_output() -> np.ndarray:
     from chromatool.deep import deep_features, load_model
 
     y = load_audio(need(OP67))[: 10 * D.SAMPLE_RATE]
-    return deep_features(y, load_model(None, output="probs"), output="probs").data
+    return deep_features(y, load_model(None, output="probs"), output="probs", precision="float32").data
+
+
+@shipped
+def test_bfloat16_inference_follows_float32():
+    """bfloat16 autocast (the default on CPUs with bfloat16 units) gives the float32 posteriors
+    within 0.02 and the same pitch-class decisions; the metadata says which ran."""
+    from chromatool.audio import load_audio
+    from chromatool.deep import deep_features, load_model
+
+    y = load_audio(need(OP67))[: 10 * D.SAMPLE_RATE]
+    lm = load_model(None, output="probs")
+    f32, b16 = (deep_features(y, lm, output="probs", precision=p) for p in ("float32", "bfloat16"))
+    assert f32.params["precision"] == "float32" and b16.params["precision"] == "bfloat16"
+    assert np.abs(f32.data - b16.data).max() < 0.02
+    assert np.mean(f32.data.argmax(0) == b16.data.argmax(0)) > 0.98
+    with pytest.raises(ParameterError, match="precision"):
+        deep_features(y, lm, output="probs", precision="float16")
 
 
 @shipped

@@ -95,6 +95,22 @@ def test_estimate_tuning_of_a_detuned_chord():
     assert abs(estimate_tuning(detune(y, -25)) + 25) < 5
 
 
+def test_tuning_estimate_equals_librosas():
+    """chromatool's numpy estimate is librosa.estimate_tuning's (same settings) written again."""
+    import warnings
+
+    import librosa
+
+    rng = np.random.default_rng(3)
+    for cents in (-47, -18, 0, 9, 33):
+        y = detune(tone(list(rng.integers(45, 80, 4)), seconds=4, harmonics=5), cents)
+        y = (y + 0.01 * rng.standard_normal(y.size)).astype(np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = 100 * librosa.estimate_tuning(y=y, sr=SR, n_fft=4096, resolution=0.01, bins_per_octave=12)
+        assert abs(estimate_tuning(y) - ref) < 1e-6, cents
+
+
 def test_forty_cents_sharp_gives_the_same_chroma():
     y = tone([60, 64, 67, 71], seconds=3, harmonics=6)
     sharp = detune(y, 40)
