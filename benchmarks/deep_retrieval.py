@@ -9,12 +9,18 @@ they are never shipped). Also: the ranks of the two real Musopen recordings for 
 
     chromatool dataset /tmp/ct_valid --composers beethoven,monteverdi --pieces 200 --seed 1 -j 2
     python benchmarks/deep_retrieval.py /tmp/ct_valid [--model PATH ...]
+
+``--asap``: the set is ``chromatool dataset DIR --asap ../shared/data/asap ...`` (human piano
+performances rendered with their pedal); the queries are two top-voice excerpts of 6–14 s of
+each performance's score (ASAP's midi_score.mid, the right hand's skyline), at the score's
+tempo, so the piano's real timing lies between query and document.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +47,48 @@ def peer_checkpoint(folder: Path) -> Path | None:
     return path
 
 
+def asap_theme_rows(folder: Path) -> list[dict]:
+    """ctc.csv-like rows (audio, theme, transpose 0) for an ASAP render folder: two top-voice
+    excerpts of each performance's score, written to ``folder/themes``."""
+    from dataclasses import replace
+
+    from chromatool.dataset import RenderSettings, _excerpts, _write_theme
+    from chromatool.labels import read_labels
+    from chromatool.score import read_score
+
+    asap = ROOT.parent / "shared" / "data" / "asap"
+    with open(asap / "metadata.csv", newline="") as f:
+        meta = list(csv.DictReader(f))
+    with open(folder / "bce.csv", newline="") as f:
+        perf = list(csv.DictReader(f))
+    (folder / "themes").mkdir(exist_ok=True)
+    rows, pieces = [], set()
+    for i, r in enumerate(perf):
+        piece = re.sub(r"_no(_\d)?_repeat$", "", r["group"])  # a repeat-less version is the same music
+        if piece in pieces:
+            continue
+        pieces.add(piece)
+        stem = Path(r["audio"]).stem[len(r["group"].split("/")[-1]) + 1:]  # <piece>_<performance>
+        m = next(m for m in meta if m["folder"].endswith("/" + r["group"]) and Path(m["midi_performance"]).stem == stem)
+        notes = read_score(asap / m["midi_score"])
+        played = read_labels(folder / r["labels"])
+        hist = lambda p: np.bincount(p, minlength=140)[:140].astype(float)  # noqa: E731
+        a, b = hist(played.pitch), hist(read_score(asap / m["midi_performance"]).pitch)
+        shift = max(range(-6, 7), key=lambda k: float(a @ np.roll(b, k)))  # the render's transposition
+        notes = replace(notes, pitch=notes.pitch + shift)
+        # ASAP's score MIDI has nominal tempi (often 2x the played one): the query gets the
+        # performance's mean tempo, as a theme book's metronome mark would give it
+        ratio = (played.onset.max() - played.onset.min()) / max(notes.onset.max() - notes.onset.min(), 1e-9)
+        top = notes.top_voice()
+        top = replace(top, onset=top.onset * ratio, offset=top.offset * ratio)
+        rng = np.random.default_rng([7, i])
+        for k, (t0, t1) in enumerate(_excerpts(top, RenderSettings(excerpts=2), rng)):
+            theme = Path("themes") / f"{Path(r['audio']).stem}_{k}.csv"
+            _write_theme(folder / theme, top.select((top.onset >= t0) & (top.onset < t1)), t0)
+            rows.append({"audio": r["audio"], "theme": str(theme), "transpose": "0"})
+    return rows
+
+
 def ranks_of(hits) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for h in hits:
@@ -55,6 +103,7 @@ def main() -> None:
                     help="ctc-chroma model file to test, repeatable (default: the packaged one)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--max-docs", type=int, default=None, help="a random subset of the renders (seed 0)")
+    ap.add_argument("--asap", action="store_true", help="the set is ASAP performances (see above)")
     ap.add_argument("--models-only", action="store_true",
                     help="skip the hand-made and the authors' rows (quick checks during training)")
     args = ap.parse_args()
@@ -62,8 +111,11 @@ def main() -> None:
     from chromatool.evaluation import retrieval_scores
     from chromatool.retrieval import retrieve
 
-    with open(args.set / "ctc.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    if args.asap:
+        rows = asap_theme_rows(args.set)
+    else:
+        with open(args.set / "ctc.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
     docs = sorted({args.set / r["audio"] for r in rows})
     if args.max_docs and len(docs) > args.max_docs:
         docs = [docs[i] for i in sorted(np.random.default_rng(0).choice(len(docs), args.max_docs, replace=False))]

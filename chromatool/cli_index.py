@@ -34,7 +34,7 @@ def _report(rep, what: str) -> None:
 def build_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="The index folder to write (e.g. archive.ctx).")],
     inputs: Annotated[Optional[list[Path]], typer.Argument(help="Recordings or folders of them (searched recursively).", metavar="DOCS...")] = None,
-    features: Annotated[str, typer.Option("--features", help="stft-chroma | chroma | cens | deep: the features retrieve matches (as retrieve --features).")] = D.RETRIEVE_FEATURES,
+    features: Annotated[str, typer.Option("--features", help="stft-chroma | chroma | cens | deep: the features retrieve matches (as retrieve --features).")] = D.INDEX_FEATURES,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="With --features deep: packaged model name or .pt file.")] = None,
     feature_rate: Annotated[Optional[float], typer.Option("--feature-rate", help=f"Frames per second of the features (default {D.FEATURE_RATE:g}; with --features deep the model's).")] = None,
     dims: Annotated[int, typer.Option("--dims", min=1, help="Dimensions the truncated SVD keeps of each shingle.")] = D.INDEX_DIMS,

@@ -40,8 +40,15 @@ ALIGN_FEATURE_RATE: float = 50.0
 
 #: Retrieval defaults.
 RETRIEVE_TOP_K: int = 10
-#: best hand-made feature on the synthetic retrieval set (benchmarks/retrieval_set.py)
-RETRIEVE_FEATURES: str = "stft-chroma"
+#: The features retrieve matches by default: the best on validation, on ensembles and on piano,
+#: of those that put every real theme in ../shared/data first (benchmarks/deep_retrieval.py,
+#: MRR; docs/retrieval.md). CQT chroma 0.602 / 0.706 beats STFT chroma 0.556 / 0.693 (Monteverdi
+#: renders, 48 queries / ASAP piano performances, 56 queries); the packaged deep chroma is
+#: higher (0.703 / 0.772) but ranks a Chopin recording above Op. 67 for the MTD1067 theme.
+RETRIEVE_FEATURES: str = "chroma"
+#: The features a theme index holds by default: hand-made, so that an archive of thousands of
+#: hours is indexed fast (benchmarks/index.py measured it with these).
+INDEX_FEATURES: str = "stft-chroma"
 
 #: Theme index (Zalkow, Brandner & Müller 2021): features downsampled by INDEX_DOWNSAMPLE (25 Hz
 #: → 2.5 Hz), shingles of INDEX_SHINGLE frames (4 s) every INDEX_HOP frames (0.8 s), reduced to

@@ -74,7 +74,7 @@ def feature_setting(kind: str, *, feature_rate: float | None = None, tuning: str
 
 
 def build_index(doc_paths: list[str | os.PathLike], output: str | os.PathLike, *,
-                features: str = D.RETRIEVE_FEATURES, feature_rate: float | None = None,
+                features: str = D.INDEX_FEATURES, feature_rate: float | None = None,
                 tuning: str | float = D.TUNING, model: str | None = None,
                 cache_root: str | None = None, device: str = D.DEVICE, jobs: int = 1,
                 overwrite: bool = False, dims: int = D.INDEX_DIMS, on_done: Callback | None = None,

@@ -148,6 +148,6 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(tmp_path):
     with pytest.raises(ct.ParameterError, match=r"^top must be at least 1, got 0$"):
         ct.retrieve([q], [tmp_path], top=0, cache_root=str(tmp_path / "c"))
     with pytest.raises(ct.ParameterError, match="model goes with features='deep'"):
-        ct.retrieve([q], [tmp_path], model="x.pt")
-    r = invoke("retrieve", q, tmp_path, "--model", "x.pt", "--cache", tmp_path / "c")
+        ct.retrieve([q], [tmp_path], features="chroma", model="x.pt")
+    r = invoke("retrieve", q, tmp_path, "--features", "chroma", "--model", "x.pt", "--cache", tmp_path / "c")
     assert r.exit_code == 1 and "--model goes with --features deep" in r.output
