@@ -24,6 +24,10 @@ from chromatool.models import build_model, make_config
 #: Frames per example: the ctc-chroma's 10-s excerpts; the multi-pitch network's 100 frames
 #: plus its 75-frame context.
 FRAMES = {"ctc-chroma": 250, "multipitch": 174}
+#: (architecture, label, settings): the paper-size ctc-chroma, the packaged multipitch and the
+#: Weiss-size multipitch of scripts/train_realistic.sh.
+NETWORKS = (("ctc-chroma", "ctc-chroma", {}), ("multipitch", "multipitch", {}),
+            ("multipitch", "multipitch-48k", {"prefilter_kernel": (15, 15), "time_kernel": 75}))
 
 
 def step_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int, *, bf16: bool = False) -> float:
@@ -38,7 +42,7 @@ def step_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int, *, bf16:
         loss.backward()
         opt.step()
         times.append(time.perf_counter() - t)
-    return min(times[1:])
+    return min(times[1:]) if repeats else times[0]
 
 
 @contextmanager
@@ -62,9 +66,9 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     print(f"batch {a.batch}, {a.threads} threads; best of {a.repeats} steps")
-    print(f"{'network':<12}{'variant':<44}{'s/step':>8}{'steps/s':>9}{'ratio':>7}")
-    for arch in ("ctc-chroma", "multipitch"):
-        cfg = make_config(arch)
+    print(f"{'network':<16}{'variant':<44}{'s/step':>8}{'steps/s':>9}{'ratio':>7}")
+    for arch, label, settings in NETWORKS:
+        cfg = make_config(arch, **settings)
         x = torch.randn(a.batch, cfg.n_harmonics, FRAMES[arch], cfg.n_bins)
         cl_default = arch != "ctc-chroma"
         variants = [("torch nn.Conv2d", "torch", False, False),
@@ -80,7 +84,7 @@ def main() -> None:
                 s = step_seconds(build_model(cfg), xx, a.repeats, bf16=bf16)
             ref = ref or s
             mark = "  (default)" if conv == "ours" and cl == cl_default else ""
-            print(f"{arch:<12}{name + mark:<44}{s:8.3f}{1 / s:9.2f}{ref / s:7.2f}")
+            print(f"{label:<16}{name + mark:<44}{s:8.3f}{1 / s:9.2f}{ref / s:7.2f}")
         if a.compile:
             with setting("torch", cl_default):
                 torch.manual_seed(0)
@@ -89,7 +93,7 @@ def main() -> None:
                 step_seconds(model, x, 0)
                 first = time.perf_counter() - t
                 s = step_seconds(model, x, a.repeats)
-            print(f"{arch:<12}{f'torch.compile (first step {first:.0f} s)':<44}{s:8.3f}{1 / s:9.2f}{ref / s:7.2f}")
+            print(f"{label:<16}{f'torch.compile (first step {first:.0f} s)':<44}{s:8.3f}{1 / s:9.2f}{ref / s:7.2f}")
 
 
 if __name__ == "__main__":
