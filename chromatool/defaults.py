@@ -64,9 +64,12 @@ INDEX_TEMPI: tuple[float, ...] = tuple(round(2.0 ** (k / 4), 3) for k in range(-
 INDEX_NEIGHBOURS: int = 64
 INDEX_CANDIDATES: int = 50
 
-#: Activation from which a semitone counts as sounding (multi-pitch output); the best F of the
-#: packaged multipitch model on a held-out tuning set (see its model card).
-PITCH_THRESHOLD: float = 0.4
+#: Activation from which a semitone counts as sounding (multi-pitch output): the best pooled F
+#: of the packaged multipitch model on a tuning set of 8 Beethoven pieces rendered with today's
+#: realistic chain (`chromatool dataset DIR --composers beethoven --pieces 8 --seed 5
+#: --excerpts 0`): 0.15 0.647, 0.2 0.648, 0.3 0.631, 0.4 0.598 (0.4 was best on the earlier,
+#: plainer renders). Validation: benchmarks/multipitch.py.
+PITCH_THRESHOLD: float = 0.2
 
 #: Tuning of recordings: "auto" estimates each recording's deviation from A440 and centres the
 #: CQT filters on it; a number forces that many cents.
