@@ -398,9 +398,14 @@ def test_extract_with_the_default_model(tmp_path):
     assert r.exit_code == 0, r.output
     c, meta = load_array(tmp_path / "chroma.npy")
     assert c.shape == (12, 161) and meta["feature_rate"] == D.FEATURE_RATE
-    r = invoke("extract", OP67, "-o", tmp_path / "pitch.npy", "--kind", "pitch")
+    from chromatool.device import resolve_precision
+
+    assert meta["params"]["precision"] == resolve_precision("auto")  # the sidecar says what ran
+    r = invoke("extract", OP67, "-o", tmp_path / "pitch.npy", "--kind", "pitch", "--precision", "float32")
     assert r.exit_code == 0, r.output
-    assert load_array(tmp_path / "pitch.npy")[0].shape == (72, 161)
+    p, meta = load_array(tmp_path / "pitch.npy")
+    assert p.shape == (72, 161) and meta["params"]["precision"] == "float32"
+    assert invoke("extract", OP67, "-o", tmp_path / "x.npy", "--precision", "half").exit_code == 2
 
 
 @shipped
