@@ -26,7 +26,7 @@ OUTPUT_FORMATS = ("auto", "table", "tsv", "json", "jsonl")
 def retrieve_cmd(
     paths: Annotated[list[Path], typer.Argument(help="QUERY... DOCS: theme files or folders of them (recordings with --features embedding), then the database (a folder, searched recursively, one recording, or an index built by `chromatool index build`).", metavar="QUERY... DOCS")],
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="Documents listed per query.")] = D.RETRIEVE_TOP_K,
-    features: Annotated[Optional[str], typer.Option("--features", help=f"Document features: stft-chroma | chroma | cens | deep (CTC deep chroma of a trained model) | embedding (audio queries: recording excerpts against recordings, by a cross-version embedding). Default {D.RETRIEVE_FEATURES}; an index's own.")] = None,
+    features: Annotated[Optional[str], typer.Option("--features", help=f"Document features: chroma (CQT) | stft-chroma | cens | deep (CTC deep chroma of a trained model) | embedding (audio queries: recording excerpts against recordings, by a cross-version embedding). Default {D.RETRIEVE_FEATURES}; an index's own.")] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="With --features deep or embedding: packaged model name or .pt file (default: the packaged ctc-chroma, or cross-version).")] = None,
     transpose: Annotated[bool, typer.Option("--transpose", metavar="", help="Try all 12 chroma shifts of each query; report the best.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | tsv | json | jsonl (auto: a table on a terminal, tsv in a pipe).")] = "auto",
