@@ -205,7 +205,7 @@ def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = D.DEVICE,
                 x = x.contiguous(memory_format=torch.channels_last)
             logits = lm.model(x)[0, a - lo: b - lo].float()
             act = torch.softmax(logits, -1) if lm.arch == "ctc-chroma" else torch.sigmoid(logits)
-            outs.append(act.float().cpu().numpy())
+            outs.append(act.cpu().numpy())
     return np.concatenate(outs) if outs else np.zeros((0, lm.model.config.n_outputs), np.float32)
 
 

@@ -85,10 +85,13 @@ DEVICE: str = "cpu"
 #: What a deep model outputs by default (extract --kind): its chroma.
 DEEP_KIND: str = "chroma"
 
-#: Arithmetic of a network's forward pass at inference: "auto" is bfloat16 autocast on a CPU
-#: with bfloat16 units (AVX512-BF16 or AMX: about 3x faster, posteriors within about 0.01 of
+#: Arithmetic of a network's forward pass (training: float32 or bfloat16 autocast, on the CPU
+#: about 3x faster for the multi-pitch network, benchmarks/train_step.py); at inference also
+#: "auto", the default: bfloat16 autocast on a CPU
+#: with bfloat16 units (AVX512-BF16 or AMX: about 3x faster, posteriors within 0.02 of
 #: float32's) and float32 elsewhere.
-INFERENCE_PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16")
+PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
+INFERENCE_PRECISIONS: tuple[str, ...] = ("auto", *PRECISIONS)
 INFERENCE_PRECISION: str = "auto"
 
 

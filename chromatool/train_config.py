@@ -56,6 +56,5 @@ class TrainConfig:
         return self.arch or DEFAULT_ARCH[self.loss]
 
 
-#: Arithmetic of the forward pass: float32, or bfloat16 autocast (on the CPU about 3x faster for
-#: the multi-pitch network: benchmarks/train_step.py).
-PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
+#: Arithmetic of the forward pass in training (defaults.PRECISIONS).
+PRECISIONS: tuple[str, ...] = D.PRECISIONS

@@ -82,10 +82,12 @@ def spectral_peaks(y: np.ndarray, *, sr: int = D.SAMPLE_RATE, fmin: float = 150.
     """Frequencies (Hz, parabolically interpolated) and magnitudes of the local maxima of each
     STFT frame's magnitude between ``fmin`` and ``fmax`` that reach ``threshold`` times the
     frame's maximum (librosa's ``piptrack``, all frames pooled)."""
+    from .cqt_engine import _hann  # periodic, as librosa's STFT window
+
     hop = N_FFT // 4
     y = np.pad(y, N_FFT // 2)  # centred frames, as librosa's STFT pads (with zeros)
     frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::hop]
-    S = np.abs(np.fft.rfft(frames * np.hanning(N_FFT + 1)[:-1].astype(np.float32), axis=1))
+    S = np.abs(np.fft.rfft(frames * _hann(N_FFT).astype(np.float32), axis=1))
     k = np.arange(S.shape[1])
     band = (k * sr / N_FFT >= fmin) & (k * sr / N_FFT < fmax)
     band[[0, -1]] = False
