@@ -26,7 +26,7 @@ CLIP = ROOT.parent / "shared" / "data" / "real" / "musopen" / "Beethoven_Op067-0
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-kind, model, src, dest, precision = sys.argv[1:6]
+kind, model, src, dest, precision, device = sys.argv[1:7]
 t = time.perf_counter()
 if kind == "librosa":
     import librosa
@@ -35,8 +35,8 @@ if kind == "librosa":
 else:
     import numpy as np
     from chromatool.deep import extract_files, load_model
-    written, failures = extract_files([(Path(src), Path(dest))], load_model(model, output=kind), output=kind,
-                                      overwrite=True, precision=precision)
+    written, failures = extract_files([(Path(src), Path(dest))], load_model(model, output=kind, device=device), output=kind,
+                                      overwrite=True, precision=precision, device=device)
     assert not failures, failures
     shape = np.load(written[0], mmap_mode="r").shape
 sec = time.perf_counter() - t
@@ -45,14 +45,14 @@ print(json.dumps({"seconds": sec, "shape": list(shape),
 """
 
 
-def make_file(minutes: float, folder: Path) -> Path:
-    """The Op. 67 clip looped to ``minutes``, as 44.1 kHz stereo 16-bit WAV."""
+def make_file(minutes: float, folder: Path, clip: Path = CLIP) -> Path:
+    """The Op. 67 clip (or ``clip``) looped to ``minutes``, as 44.1 kHz stereo 16-bit WAV."""
     import numpy as np
     import soundfile as sf
 
     from chromatool.audio import load_audio, resample
 
-    y = resample(load_audio(CLIP), 22050, 44100)
+    y = resample(load_audio(clip), 22050, 44100)
     n = int(minutes * 60 * 44100)
     path = folder / f"op67_{minutes:g}min.wav"
     with sf.SoundFile(path, "w", 44100, 2, "PCM_16") as f:
@@ -62,8 +62,8 @@ def make_file(minutes: float, folder: Path) -> Path:
     return path
 
 
-def run(kind: str, model: str, src: Path, dest: Path, precision: str = "auto") -> dict:
-    r = subprocess.run([sys.executable, "-c", CHILD, kind, model, str(src), str(dest), precision],
+def run(kind: str, model: str, src: Path, dest: Path, precision: str = "auto", device: str = "cpu") -> dict:
+    r = subprocess.run([sys.executable, "-c", CHILD, kind, model, str(src), str(dest), precision, device],
                        capture_output=True, text=True)
     if r.returncode:
         raise SystemExit(r.stderr)
@@ -75,36 +75,39 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--model", default="ctc-chroma", help="chroma model (name or .pt)")
     ap.add_argument("--pitch-model", default="multipitch", help="multi-pitch model (name or .pt)")
+    ap.add_argument("--device", default="cpu", help="chromatool's device: cpu or cuda (librosa runs on the CPU)")
+    ap.add_argument("--clip", type=Path, default=CLIP, help="the recording to loop")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        src = make_file(args.minutes, Path(tmp))
-        print(f"{args.minutes:g} min of audio (Op. 67 clip looped, 44.1 kHz stereo WAV), this machine's CPU")
+        src = make_file(args.minutes, Path(tmp), args.clip)
+        print(f"{args.minutes:g} min of audio ({args.clip.name} looped, 44.1 kHz stereo WAV), chromatool on "
+              f"this machine's {args.device}")
         print(f"{'implementation':<44}{'seconds':>9}{'x realtime':>12}{'peak MB':>9}")
         base = None
         rows = [("librosa load + chroma_cqt", "librosa", "", "")]
         for kind, model in (("chroma", args.model), ("pitch", args.pitch_model)):
             rows += [(f"chromatool extract {kind} --precision {p}", kind, model, p) for p in ("float32", "auto")]
         for label, kind, model, precision in rows:
-            r = run(kind, model or "-", src, Path(tmp) / f"{kind}.npy", precision or "auto")
+            r = run(kind, model or "-", src, Path(tmp) / f"{kind}.npy", precision or "auto", args.device)
             base = base or r["seconds"]
             print(f"{label:<44}{r['seconds']:>9.2f}{args.minutes * 60 / r['seconds']:>12.1f}"
                   f"{r['peak_mb']:>9.0f}   ({base / r['seconds']:.2f}x librosa's time)")
         for kind, model in (("chroma", args.model), ("pitch", args.pitch_model)):
             cmd = ["chromatool", "extract", str(src), "-o", str(Path(tmp) / f"cli_{kind}.npy"), "--kind", kind,
-                   "--model", model, "--overwrite"]
+                   "--model", model, "--overwrite", "--device", args.device]
             t = time.perf_counter()
             subprocess.run([sys.executable, "-m", *cmd], check=True, capture_output=True)
             sec = time.perf_counter() - t
             print(f"{'$ chromatool extract --kind ' + kind:<44}{sec:>9.2f}{args.minutes * 60 / sec:>12.1f}"
                   f"{'':>9}   ({base / sec:.2f}x librosa's time; the whole command)")
         print(f"(models: {args.model}, {args.pitch_model}; --precision auto resolves to "
-              f"{_auto_precision()})")
+              f"{_auto_precision(args.device)})")
 
 
-def _auto_precision() -> str:
+def _auto_precision(device: str) -> str:
     from chromatool.device import resolve_precision
 
-    return resolve_precision("auto")
+    return resolve_precision("auto", device)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Training steps per second on the CPU (forward + backward + Adam on one random batch), for
+"""Training steps per second on the CPU or a CUDA GPU (forward + backward + Adam on one random batch), for
 both networks, with each speed-up tried, as ratios to torch's plain ``nn.Conv2d``:
 
 - chromatool's ``Conv2d`` (gradients by forward convolutions), the default for both;
@@ -7,7 +7,7 @@ both networks, with each speed-up tried, as ratios to torch's plain ``nn.Conv2d`
   each network's default memory layout;
 - ``torch.compile`` with ``--compile`` (minutes of compilation first).
 
-    python benchmarks/train_step.py [--batch 8] [--threads 2] [--compile]
+    python benchmarks/train_step.py [--batch 8] [--threads 2] [--compile] [--device cuda]
 """
 
 from __future__ import annotations
@@ -33,14 +33,16 @@ NETWORKS = (("ctc-chroma", "ctc-chroma", {}), ("multipitch", "multipitch", {}),
 def step_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int, *, bf16: bool = False) -> float:
     opt = torch.optim.Adam(model.parameters())
     times = []
-    for _ in range(repeats + 1):  # the first step warms up oneDNN
+    for _ in range(repeats + 1):  # the first step warms up oneDNN / cuDNN
         t = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
             out = model(x)
         loss = out.float().square().mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if x.device.type == "cuda":
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     return min(times[1:]) if repeats else times[0]
 
@@ -63,13 +65,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    print(f"batch {a.batch}, {a.threads} threads; best of {a.repeats} steps")
+    where = torch.cuda.get_device_name() if a.device == "cuda" else f"{a.threads} CPU threads"
+    print(f"batch {a.batch}, {where}; best of {a.repeats} steps")
     print(f"{'network':<16}{'variant':<44}{'s/step':>8}{'steps/s':>9}{'ratio':>7}")
     for arch, label, settings in NETWORKS:
         cfg = make_config(arch, **settings)
-        x = torch.randn(a.batch, cfg.n_harmonics, FRAMES[arch], cfg.n_bins)
+        x = torch.randn(a.batch, cfg.n_harmonics, FRAMES[arch], cfg.n_bins, device=a.device)
         cl_default = arch != "ctc-chroma"
         variants = [("torch nn.Conv2d", "torch", False, False),
                     ("torch nn.Conv2d, channels-last", "torch", True, False),
@@ -81,7 +85,7 @@ def main() -> None:
             with setting(conv, cl):
                 torch.manual_seed(0)
                 xx = x.contiguous(memory_format=torch.channels_last) if cl else x  # as the library does
-                s = step_seconds(build_model(cfg), xx, a.repeats, bf16=bf16)
+                s = step_seconds(build_model(cfg).to(a.device), xx, a.repeats, bf16=bf16)
             ref = ref or s
             mark = "  (default)" if conv == "ours" and cl == cl_default else ""
             print(f"{label:<16}{name + mark:<44}{s:8.3f}{1 / s:9.2f}{ref / s:7.2f}")
@@ -89,7 +93,7 @@ def main() -> None:
             with setting("torch", cl_default):
                 torch.manual_seed(0)
                 t = time.perf_counter()
-                model = torch.compile(build_model(cfg))
+                model = torch.compile(build_model(cfg).to(a.device))
                 step_seconds(model, x, 0)
                 first = time.perf_counter() - t
                 s = step_seconds(model, x, a.repeats)

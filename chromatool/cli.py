@@ -157,10 +157,7 @@ def _say(msg: str) -> None:
 def _resolve_device(device: str) -> str:
     from .device import resolve_device
 
-    dev = resolve_device(device)
-    if device == "auto" and dev == "cuda":
-        _say("using CUDA")
-    return dev
+    return resolve_device(device)
 
 
 def _version(value: bool) -> None:

@@ -274,17 +274,18 @@ def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
     ``versions`` > 1: that many untransposed versions of each score, and ``versions.csv``."""
     from .render import RenderError, can_render
 
-    if not can_render():
-        raise RenderError("rendering training data needs FluidSynth and a General MIDI soundfont "
-                          "(the set-up installs both)")
     if not scores:
         raise ParameterError("no scores to render")
     out = Path(out)
     if overwrite and skip_existing:
         raise ParameterError("overwrite and skip_existing exclude each other")
-    if out.is_dir() and any(out.iterdir()) and not skip_existing:
-        if not overwrite:
-            raise OutputError(f"{out}: exists and is not empty (overwrite=True replaces the dataset in it)")
+    occupied = out.is_dir() and any(out.iterdir()) and not skip_existing
+    if occupied and not overwrite:
+        raise OutputError(f"{out}: exists and is not empty (overwrite=True replaces the dataset in it)")
+    if not can_render():  # after the checks that need no renderer, before anything is removed
+        raise RenderError("rendering training data needs FluidSynth and a General MIDI soundfont "
+                          "(the set-up installs both)")
+    if occupied:
         import shutil
 
         for name in DATASET_ENTRIES:

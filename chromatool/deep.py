@@ -250,7 +250,7 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = D.DEEP_KIND, 
             act = normalize(act)
     params = {"model": Path(lm.source).name, "arch": arch, "output": output,
               **{k: v for k, v in lm.features.items() if k not in ("kind",)}, "tuning": float(tuning),
-              "precision": precision}
+              "precision": precision, "device": device}
     return Features(act.astype(np.float32), float(lm.features["feature_rate"]), f"deep-{output}", params)
 
 

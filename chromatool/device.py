@@ -50,3 +50,20 @@ def resolve_precision(name: str = D.INFERENCE_PRECISION, device: str = "cpu") ->
     cpu = torch.cpu
     fast = any(getattr(cpu, f, lambda: False)() for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
     return "bfloat16" if fast else "float32"
+
+
+def seed_everything(seed: int, device: str = "cpu") -> None:
+    """Seed Python's, numpy's and torch's generators; on CUDA also choose deterministic
+    kernels (cuDNN's and cuBLAS's), so that one seed gives one model on every device."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if device == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read at cuBLAS's first use
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        torch.use_deterministic_algorithms(True, warn_only=True)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from . import defaults as D
 from .batches import (  # noqa: F401  (re-exported)
     Batcher, batch_loss, ctc_path, frame_targets, hcqt_cache_params, recording_hcqts, shift_bins,
 )
+from .device import seed_everything
 from .errors import ChromatoolError, OutputError, ParameterError
 from .manifests import Item, ManifestError, read_manifest, split_by_group, theme_target  # noqa: F401
 from .train_config import BLANK, CONTRASTIVE, DEFAULT_ARCH, IGNORE, LOSSES, VOICES, TrainConfig  # noqa: F401
@@ -68,7 +68,11 @@ def init_distributed(device: str) -> DistInfo:
     if device == "cuda":  # one GPU per process: "cuda" then means this process's own
         import torch
 
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        local, n_gpus = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+        if local >= n_gpus:
+            raise ParameterError(f"device='cuda': process {local} of this machine has no GPU of its own "
+                                 f"({n_gpus} visible); start at most {n_gpus} per machine, or use device='cpu'")
+        torch.cuda.set_device(local)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device == "cuda" else "gloo")
     return DistInfo(dist.get_rank(), dist.get_world_size())
@@ -84,14 +88,6 @@ def _global_mean(total: float, count: int, dist_info: DistInfo) -> float:
         dist.all_reduce(t)
         total, count = float(t[0]), float(t[1])
     return total / max(count, 1)
-
-
-def seed_everything(seed: int) -> None:
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 @dataclass
@@ -186,7 +182,7 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     dist_info = init_distributed(device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    seed_everything(cfg.seed + dist_info.rank)
+    seed_everything(cfg.seed + dist_info.rank, device)
     emit = on_event if (on_event and dist_info.main) else (lambda kind, info: None)
 
     features = feature_config(normalize="l2")

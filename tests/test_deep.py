@@ -310,7 +310,7 @@ def test_distributed_training_with_two_cpu_processes(mini, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
            "-m", "chromatool", "-q", "train", "--loss", "bce", "--data", str(mini[1]), "-o", str(out),
            "--max-steps", "2", "--batch-size", "1", "--valid-fraction", "0.34", "--cache", str(tmp_path / "cache"),
-           "--threads", "1"]
+           "--threads", "1", "--device", "cpu"]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
     ck = torch.load(out, weights_only=True)
@@ -524,3 +524,14 @@ def test_bfloat16_training_follows_float32(mini, tmp_path):
     assert np.isfinite(losses["bfloat16"]) and abs(losses["bfloat16"] - losses["float32"]) < 0.05 * losses["float32"]
     r = invoke("train", "--loss", "bce", "--data", mini[1], "-o", tmp_path / "x.pt", "--precision", "float16")
     assert r.exit_code != 0 and "--precision" in r.output
+
+
+def test_more_cuda_processes_than_gpus_is_an_error(monkeypatch):
+    from chromatool.errors import ParameterError
+    from chromatool.training import init_distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ParameterError, match="1 visible"):
+        init_distributed("cuda")
