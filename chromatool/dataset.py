@@ -12,8 +12,9 @@ For each score, one render goes to ``audio/`` (FLAC, 22050 Hz) with
   in the render, listed in ``ctc.csv`` (columns ``audio,start,end,theme,transpose,group``, where
   ``transpose`` is the semitones the render was transposed by).
 
-With ``versions`` N > 1, each score is rendered N times (each version its own ensemble,
-soundfont, timing, room and noise; none transposed) and ``versions.csv`` (columns
+With ``versions`` N > 1, each score is rendered N times (each version its own soundfont,
+timing, balance, room and noise, none transposed; all versions of a piece share its
+instrumentation, the parts' GM programs, as two recordings of one score do) and ``versions.csv`` (columns
 ``piece,audio,path,labels,group``) lists every version with its score-to-audio time map
 (``paths/*.csv``: ``score_time,audio_time`` at every score onset, the format of ``chromatool
 align --path``), so time-corresponding frames of two versions are known, and its labels in
@@ -164,6 +165,7 @@ class RenderTask:
     settings: RenderSettings
     name: str
     piece: str = ""  # versions: the piece this render is a version of (writes its time map)
+    programs_seed: int | None = None  # versions: the piece's seed for its parts' GM programs
 
 
 def render_piece(task: RenderTask) -> dict[str, list[dict]]:
@@ -182,7 +184,8 @@ def render_piece(task: RenderTask) -> dict[str, list[dict]]:
     if len(notes) < 10 or notes.duration < s.min_excerpt:
         raise ScoreError(f"{task.score}: too short to render for training ({len(notes)} notes)")
     n_parts = int(notes.part.max()) + 1
-    programs = np.array(random_programs(n_parts, rng))
+    programs = np.array(random_programs(n_parts, rng if task.programs_seed is None
+                                         else np.random.default_rng(task.programs_seed)))
     shift = int(rng.integers(-s.max_transpose, s.max_transpose + 1))
     vel = np.clip(notes.velocity + rng.normal(0, 12, len(notes)) + rng.normal(0, 10, n_parts)[notes.part], 25, 120)
     perf = replace(notes.transpose(shift), program=programs[notes.part], velocity=vel.astype(int))
@@ -303,8 +306,8 @@ def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
         seen.add(name)
         if versions > 1:
             v_settings = replace(settings, max_transpose=0)
-            tasks += [RenderTask(Path(p), out, seed * 100003 + i * 101 + v, v_settings, f"{name}_v{v}", name)
-                      for v in range(versions)]
+            tasks += [RenderTask(Path(p), out, seed * 100003 + i * 101 + v, v_settings, f"{name}_v{v}", name,
+                                 programs_seed=seed * 100003 + i * 101) for v in range(versions)]
         else:
             tasks.append(RenderTask(Path(p), out, seed * 100003 + i, settings, name))
     kept = {i for i, t in enumerate(tasks) if skip_existing and _rows_path(t).is_file()}

@@ -64,6 +64,8 @@ def test_rendered_versions_map_score_time_to_each_version(tmp_path):
         first = float(np.interp(0.0, it.timemap[0], it.timemap[1]))
         assert abs(first - it.notes.onset.min()) < 0.05
         assert sf.info(str(it.audio)).duration > it.timemap[1, -1] - 0.5
+    programs = [sorted(set(it.notes.program.tolist())) for it in items]
+    assert programs[0] == programs[1]  # one instrumentation, as two recordings of one score
 
 
 def test_pairs_are_time_corresponding_excerpts(versions):
