@@ -22,6 +22,7 @@ from rich.console import Console
 
 from . import __version__
 from . import defaults as D
+from .device import resolve_device
 
 app = typer.Typer(
     name="chromatool",
@@ -154,12 +155,6 @@ def _say(msg: str) -> None:
         _stderr().print(msg, highlight=False, soft_wrap=True)
 
 
-def _resolve_device(device: str) -> str:
-    from .device import resolve_device
-
-    return resolve_device(device)
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"chromatool {__version__}")
@@ -219,7 +214,7 @@ def features_cmd(
     _local_or_cluster(jobs, scheduler)
     _choice(kind, D.FEATURE_KINDS, "--kind")
     _choice(fmt, D.ARRAY_FORMATS, "--format")
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     tasks, skipped = plan_feature_tasks(_inputs(inputs, files_from, null, "INPUTS"), output, kind=kind,
                                         feature_rate=feature_rate, device=dev, fmt=fmt, overwrite=overwrite,
                                         tuning=_tuning(tuning), skip_existing=skip_existing)

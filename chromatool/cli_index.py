@@ -8,9 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from . import defaults as D
+from .device import resolve_device
 from .cli import (
     Device, FilesFrom, Jobs, Null, Overwrite, Scheduler, Tuning, _choice, _inputs,
-    _local_or_cluster, _resolve_device, _say, _stderr, _stdout, _tuning, app, command, progress_bar,
+    _local_or_cluster, _say, _stderr, _stdout, _tuning, app, command, progress_bar,
 )
 
 index_app = typer.Typer(help="A theme index for large archives: `retrieve QUERY... ARCHIVE.ctx` searches it.",
@@ -69,7 +70,7 @@ def build_cmd(
     with progress_bar(len(docs), "document features") as cb:
         rep = build_index(docs, output, features=features, feature_rate=feature_rate, tuning=_tuning(tuning),
                           model=model, cache_root=str(cache) if cache else None,
-                          device=_resolve_device(device), jobs=jobs, overwrite=overwrite, dims=dims,
+                          device=resolve_device(device), jobs=jobs, overwrite=overwrite, dims=dims,
                           on_done=cb, scheduler=scheduler)
     _report(rep, str(output))
 
@@ -98,7 +99,7 @@ def add_cmd(
     docs = collect_documents(_inputs(inputs, files_from, null, "DOCS..."))
     with progress_bar(len(docs), "document features") as cb:
         rep = add_to_index(index, docs, cache_root=str(cache) if cache else None,
-                           device=_resolve_device(device), jobs=jobs, on_done=cb, scheduler=scheduler)
+                           device=resolve_device(device), jobs=jobs, on_done=cb, scheduler=scheduler)
     _report(rep, str(index))
 
 

@@ -9,9 +9,10 @@ from typing import Annotated, Any, Callable, Iterator, Optional
 import typer
 
 from . import defaults as D
+from .device import resolve_device
 from .cli import (
     STATE, Device, FilesFrom, Jobs, Null, Overwrite, Scheduler, SkipExisting, Tuning, _choice, _inputs,
-    _report_batch, _resolve_device, _say, _stderr, _stdout, _tuning, command, progress_bar,
+    _report_batch, _say, _stderr, _stdout, _tuning, command, progress_bar,
 )
 from .dataset import RenderSettings
 from .training import TrainConfig
@@ -143,7 +144,7 @@ def train_cmd(
     _choice(loss, LOSSES, "--loss")
     _choice(voices, VOICES, "--voices")
     _choice(precision, PRECISIONS, "--precision")
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     items = read_manifest(data, loss)
     if valid is not None:
         train_items, valid_items = items, read_manifest(valid, loss)
@@ -272,7 +273,7 @@ def extract_cmd(
     _choice(what, OUTPUTS, "--kind")
     _choice(fmt, D.ARRAY_FORMATS, "--format")
     _choice(precision, D.INFERENCE_PRECISIONS, "--precision")
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     pairs, skipped = plan_outputs(_inputs(inputs, files_from, null, "INPUTS"), out, fmt=fmt,
                                   overwrite=overwrite, skip_existing=skip_existing)
     lm = load_model(model, output=what, device=dev)
@@ -312,7 +313,7 @@ def evaluate_probe_cmd(
     from .manifests import read_versions
     from .probe import TASKS, plot_self_similarity, probe, split_items
 
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     items = read_versions(manifest)
     train_items, test_items = split_items(items, seed=seed)
     named = {Path(m).stem: m for m in models}

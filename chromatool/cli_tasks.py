@@ -9,9 +9,10 @@ from typing import Annotated, Any, Optional
 import typer
 
 from . import defaults as D
+from .device import resolve_device
 from .cli import (
     Device, FeatureRate, Jobs, Null, Overwrite, Scheduler, SkipExisting, Tuning, _choice, _errors,
-    _local_or_cluster, _report_batch, _resolve_device, _say, _stderr, _stdout, _tuning, app, command, progress_bar,
+    _local_or_cluster, _report_batch, _say, _stderr, _stdout, _tuning, app, command, progress_bar,
 )
 
 
@@ -68,7 +69,7 @@ def retrieve_cmd(
     if features is not None:
         _choice(features, RETRIEVAL_FEATURES, "--features")
     _choice(fmt, OUTPUT_FORMATS, "--format")
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     from .retrieval import collect_documents
 
     if not files_from:
@@ -285,7 +286,7 @@ def evaluate_pitch_cmd(
     from .evaluation import pitch_evaluation_pairs, pooled_f, evaluate_pitch
 
     _choice(fmt, ("table", "json"), "--format")
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     pairs = pitch_evaluation_pairs([str(p) for p in inputs])
     lm = load_model(model, output="pitch", device=dev)
     with progress_bar(len(pairs), "multi-pitch") as cb:

@@ -306,8 +306,9 @@ def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
         seen.add(name)
         if versions > 1:
             v_settings = replace(settings, max_transpose=0)
-            tasks += [RenderTask(Path(p), out, seed * 100003 + i * 101 + v, v_settings, f"{name}_v{v}", name,
-                                 programs_seed=seed * 100003 + i * 101) for v in range(versions)]
+            piece_seed = seed * 100003 + i * 101  # the versions' programs; + v: each version's own draws
+            tasks += [RenderTask(Path(p), out, piece_seed + v, v_settings, f"{name}_v{v}", name,
+                                 programs_seed=piece_seed) for v in range(versions)]
         else:
             tasks.append(RenderTask(Path(p), out, seed * 100003 + i, settings, name))
     kept = {i for i, t in enumerate(tasks) if skip_existing and _rows_path(t).is_file()}
