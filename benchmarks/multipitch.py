@@ -109,7 +109,13 @@ def score_rows(pairs, activations) -> dict:
     return pooled_f(rows)
 
 
-def chromatool_activations(pairs, model: str):
+def model_label(model: str, models: list[str]) -> str:
+    """A model's name in the table: its stem, or its path where two models share the stem."""
+    stems = [Path(m).stem for m in models]
+    return Path(model).stem if stems.count(Path(model).stem) == 1 else model
+
+
+def chromatool_activations(pairs, model: str, threshold: float | None = None):
     from chromatool.audio import load_audio
     from chromatool.deep import deep_features, load_model
     from chromatool.evaluation import PITCH_THRESHOLD
@@ -118,7 +124,7 @@ def chromatool_activations(pairs, model: str):
     out = []
     for audio, _ in pairs:
         f = deep_features(load_audio(audio, sr=int(lm.features["sr"])), lm, output="pitch")
-        out.append(((f.data >= PITCH_THRESHOLD).astype(float), f.feature_rate))
+        out.append(((f.data >= (PITCH_THRESHOLD if threshold is None else threshold)).astype(float), f.feature_rate))
     return out
 
 
@@ -158,6 +164,8 @@ def main() -> None:
     ap.add_argument("--exclude", type=Path, help="training manifest whose ASAP pieces (groups) are left out")
     ap.add_argument("--bp-python", default=str(ROOT / ".venv-bp" / "bin" / "python"))
     ap.add_argument("--model", action="append", help="multipitch model name or file (repeatable)")
+    ap.add_argument("--threshold", type=float, help="activation threshold of chromatool's models "
+                    "(default: the packaged model's, defaults.PITCH_THRESHOLD)")
     args = ap.parse_args()
     models = args.model or ["multipitch"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,17 +177,17 @@ def main() -> None:
             bp = basic_pitch_rolls(args.bp_python, [a for a, _ in pairs])
             figures = {}
             for m in models:
-                acts = chromatool_activations(pairs, m)
-                figures[f"chromatool {Path(m).stem}"] = score_rows(pairs, acts)
+                acts = chromatool_activations(pairs, m, args.threshold)
+                figures[f"chromatool {model_label(m, models)}"] = score_rows(pairs, acts)
             ev, fr = bp_activations(pairs, bp, acts)
             figures["basic-pitch notes"] = score_rows(pairs, ev)
             figures["basic-pitch frames"] = score_rows(pairs, fr)
             rows.append((name, len(pairs), figures))
     ref = "basic-pitch notes"
-    print(f"{'set':<9}{'files':>6}  {'system':<34}{'P':>7}{'R':>7}{'F':>7}  F vs {ref}")
+    print(f"{'set':<9}{'files':>6}  {'system':<42}{'P':>7}{'R':>7}{'F':>7}  F vs {ref}")
     for name, n, figures in rows:
         for system, f in figures.items():
-            print(f"{name:<9}{n:>6}  {system:<34}{f['precision']:>7.3f}{f['recall']:>7.3f}{f['f']:>7.3f}"
+            print(f"{name:<9}{n:>6}  {system:<42}{f['precision']:>7.3f}{f['recall']:>7.3f}{f['f']:>7.3f}"
                   f"  {f['f'] / max(figures[ref]['f'], 1e-9):.2f}x")
 
 
