@@ -9,6 +9,10 @@ renders of composers held out from training (chromatool dataset --versions).
    (cross-version and single-version embeddings, and CQT chroma): top-1 and MRR.
 
     python benchmarks/cross_version.py TEST/versions.csv --cv CV.pt --sv SV.pt
+    python benchmarks/cross_version.py ASAP/versions.csv --cv CV.pt --sv SV.pt --retrieval-only
+
+The second is the same retrieval between real pianists' performances of one piece (rendered
+with their own timing, dynamics and pedal: chromatool dataset ASAP --asap ... --versions 2).
 """
 
 from __future__ import annotations
@@ -25,19 +29,25 @@ def main() -> None:
     ap.add_argument("--cv", required=True)
     ap.add_argument("--sv", required=True)
     ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--retrieval-only", action="store_true",
+                    help="skip the probe (a set of one instrument, e.g. ASAP's pianists: dataset --asap --versions 2)")
     args = ap.parse_args()
 
-    import soundfile as sf
-
     from chromatool.manifests import read_versions
-    from chromatool.probe import TASKS, probe, split_items
-    from chromatool.retrieval import document_features, rank
 
     items = read_versions(args.manifest)
     pieces = sorted({it.piece for it in items})
     print(f"set: {len(items)} recordings, {len(pieces)} pieces ({args.manifest})")
+    if not args.retrieval_only:
+        run_probe(items, args.cv, args.sv)
+    retrieval(items, args.cv, args.sv, args.seconds)
+
+
+def run_probe(items, cv_model: str, sv_model: str) -> None:
+    from chromatool.probe import TASKS, probe, split_items
+
     train, test = split_items(items, seed=0)
-    rows = probe(train, test, {"CV": args.cv, "SV": args.sv, "supervised (HCQT)": None})
+    rows = probe(train, test, {"CV": cv_model, "SV": sv_model, "supervised (HCQT)": None})
     print(f"\nprobe: {len(train)} recordings to train, {len(test)} to test")
     print(f"{'':<20}" + "".join(f"{t[:11] + ' ' + m:>18}" for t in TASKS for m in ("AP", "AUC", "F1")))
     for r in rows:
@@ -45,6 +55,15 @@ def main() -> None:
     cv, sv = rows[0].scores["instruments"], rows[1].scores["instruments"]
     print(f"instrument AP: CV - SV {cv['AP'] - sv['AP']:+.3f} (poster +0.045); "
           f"supervised - CV {rows[2].scores['instruments']['AP'] - cv['AP']:+.3f} (target within 0.06)")
+
+
+def retrieval(items, cv_model: str, sv_model: str, seconds: float) -> None:
+    """Each piece's first version, an excerpt around the middle of the score both versions
+    cover, against the second versions of all pieces."""
+    import numpy as np
+    import soundfile as sf
+
+    from chromatool.retrieval import document_features, rank
 
     by_piece: dict[str, list] = {}
     for it in items:
@@ -56,14 +75,16 @@ def main() -> None:
         if len(vs) < 2:
             continue
         y, sr = sf.read(vs[0].audio)
-        mid, n = len(y) // 2, int(args.seconds * sr)
+        a, b = vs[0].timemap, vs[1].timemap
+        score_mid = (max(a[0, 0], b[0, 0]) + min(a[0, -1], b[0, -1])) / 2
+        mid, n = int(np.interp(score_mid, a[0], a[1]) * sr), int(seconds * sr)
         sf.write(work / "queries" / f"{p}.wav", y[max(0, mid - n // 2): mid + n // 2], sr)
         (work / "docs" / f"{p}.wav").symlink_to(Path(vs[1].audio).resolve())
-    print(f"\naudio-to-audio retrieval: {len(list((work / 'queries').iterdir()))} excerpts of {args.seconds:g} s "
+    print(f"\naudio-to-audio retrieval: {len(list((work / 'queries').iterdir()))} excerpts of {seconds:g} s "
           "against the other versions")
     print(f"{'features':<22}{'top-1':>7}{'MRR':>7}")
     qfiles, dfiles = sorted((work / "queries").iterdir()), sorted((work / "docs").iterdir())
-    for name, feats, model in (("CV embedding", "embedding", args.cv), ("SV embedding", "embedding", args.sv),
+    for name, feats, model in (("CV embedding", "embedding", cv_model), ("SV embedding", "embedding", sv_model),
                                ("CQT chroma", "chroma", None)):
         def features(files):
             out = document_features(files, kind=feats, model=model, tuning=0, cache_root=str(work / "cache"))

@@ -34,7 +34,7 @@ def dataset_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Random seed of piece choice and performance settings.")] = 0,
     soundfont: Annotated[Optional[list[Path]], typer.Option("--soundfont", help="General MIDI soundfont(s) to draw from (default: all installed).")] = None,
     max_seconds: Annotated[float, typer.Option("--max-seconds", min=10.0, help="Render at most this many seconds of each score.")] = RenderSettings.max_duration,
-    versions: Annotated[int, typer.Option("--versions", min=1, help="Render each score this many times (own ensemble, soundfont, timing, room; not transposed) and write versions.csv with each version's score-to-audio time map, for train --loss cross-version.")] = 1,
+    versions: Annotated[int, typer.Option("--versions", min=1, help="Render each score this many times (own ensemble, soundfont, timing, room; not transposed) and write versions.csv with each version's score-to-audio time map, for train --loss cross-version. With --asap: this many pianists' performances of each piece, mapped through their annotated beats.")] = 1,
     jobs: Jobs = 1,
     overwrite: Annotated[bool, typer.Option("--overwrite", metavar="", help="Replace the dataset in a folder that holds one.")] = False,
     skip_existing: SkipExisting = False,
@@ -53,20 +53,21 @@ def dataset_cmd(
         chromatool dataset data/ scores/*.mxl --overwrite
         chromatool dataset piano/ --asap ../shared/data/asap --pieces 200 --jobs 2
         chromatool dataset cv/ --composers bach,handel --pieces 40 --versions 3 --jobs 2
+        chromatool dataset cv-piano/ --asap ../shared/data/asap --pieces 40 --versions 2
     """
     from .dataset import build_dataset, corpus_scores, pick_pieces
 
     if sum(map(bool, (scores, composers, asap))) != 1:
         raise typer.BadParameter("give score files, --composers or --asap (one of them)", param_hint="SCORES")
-    if asap and versions > 1:
-        raise typer.BadParameter("--versions renders scores; ASAP's performances are one each", param_hint="--versions")
     import numpy as np
 
     render_fn = None
     if asap:
-        from .performances import asap_performances, render_performance
+        from .performances import asap_performances, asap_version_sets, render_performance
 
-        files, render_fn = pick_pieces(asap_performances(asap), pieces, np.random.default_rng(seed)), render_performance
+        rng, render_fn = np.random.default_rng(seed), render_performance
+        files = (asap_version_sets(asap, versions, pieces, rng) if versions > 1
+                 else pick_pieces(asap_performances(asap), pieces, rng))
     else:
         files = list(scores or []) or pick_pieces(
             corpus_scores(tuple(c.strip() for c in composers.split(",") if c.strip())), pieces,

@@ -104,11 +104,13 @@ def corpus_scores(composers: tuple[str, ...]) -> list[Path]:
     return out
 
 
-def pick_pieces(paths: list[Path], n: int, rng: np.random.Generator) -> list[Path]:
-    """Up to ``n`` pieces, round-robin over composers so that none dominates."""
+def pick_pieces(paths: list[Path], n: int, rng: np.random.Generator, *,
+                composer: Callable[[Path], str] | None = None) -> list[Path]:
+    """Up to ``n`` pieces, round-robin over composers (``composer``, default
+    :func:`composer_of`) so that none dominates."""
     pools: dict[str, list[Path]] = {}
     for p in paths:
-        pools.setdefault(composer_of(p), []).append(p)
+        pools.setdefault((composer or composer_of)(p), []).append(p)
     pools = {c: list(rng.permutation(ps)) for c, ps in sorted(pools.items())}
     out: list[Path] = []
     while len(out) < n and any(pools.values()):
@@ -274,7 +276,9 @@ def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
     completed and renders the rest (the manifests are written anew from all of them).
     ``render_fn`` renders one task (default :func:`render_piece`, a score;
     :func:`chromatool.performances.render_performance` takes performance MIDI files instead).
-    ``versions`` > 1: that many untransposed versions of each score, and ``versions.csv``."""
+    ``versions`` > 1: that many untransposed versions of each score, and ``versions.csv``; an
+    item of ``scores`` may then be a tuple of ``versions`` files, the versions of one piece
+    (performances: :func:`chromatool.performances.asap_version_sets`)."""
     from .render import RenderError, can_render
 
     if not scores:
@@ -300,14 +304,16 @@ def build_dataset(scores: list[Path], out: str | Path, *, seed: int = 0,
     out.mkdir(parents=True, exist_ok=True)
     tasks, seen = [], set()
     for i, p in enumerate(scores):
-        name = f"{composer_of(Path(p))}_{Path(p).stem}"[:80].replace(" ", "_")
+        files = tuple(map(Path, p)) if isinstance(p, (tuple, list)) else (Path(p),) * versions
+        name = (f"{files[0].parent.parent.name}_{files[0].parent.name}" if files[0] != files[-1]
+                else f"{composer_of(files[0])}_{files[0].stem}")[:80].replace(" ", "_")
         if name in seen:
             name = f"{name}_{i}"
         seen.add(name)
         if versions > 1:
             v_settings = replace(settings, max_transpose=0)
             piece_seed = seed * 100003 + i * 101  # the versions' programs; + v: each version's own draws
-            tasks += [RenderTask(Path(p), out, piece_seed + v, v_settings, f"{name}_v{v}", name,
+            tasks += [RenderTask(files[v], out, piece_seed + v, v_settings, f"{name}_v{v}", name,
                                  programs_seed=piece_seed) for v in range(versions)]
         else:
             tasks.append(RenderTask(Path(p), out, seed * 100003 + i, settings, name))

@@ -134,6 +134,15 @@ def render_performance(task) -> dict[str, list[dict]]:
     sf.write(task.out / audio, y, D.SAMPLE_RATE, subtype="PCM_16")
     (task.out / labels).write_text(labels_csv(notes))
     rows = {"ctc": [], "bce": [{"audio": str(audio), "labels": str(labels), "group": group}]}
+    if task.piece:  # a version of its piece: the beats give its time map
+        score_t, perf_t = beat_map(task.score, s.max_duration)
+        (task.out / "paths").mkdir(exist_ok=True)
+        path, gm = Path("paths") / f"{task.name}.csv", Path("labels") / f"{task.name}.musicnet.csv"
+        (task.out / path).write_text("score_time,audio_time\n" + "".join(
+            f"{a:.4f},{b / speed + lead:.4f}\n" for a, b in zip(score_t, perf_t)))
+        (task.out / gm).write_text(labels_csv(notes, fmt="musicnet"))
+        rows["versions"] = [{"piece": task.piece, "audio": str(audio), "path": str(path),
+                             "labels": str(gm), "group": group}]
     _rows_path(task).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(_rows_path(task), lambda f: json.dump(rows, f), mode="w")
     return rows
@@ -149,3 +158,48 @@ def asap_performances(root: str | Path) -> list[Path]:
             return [root / r["midi_performance"] for r in csv.DictReader(f)]
     except (OSError, KeyError) as exc:
         raise ScoreError(f"{root}: not an ASAP folder (metadata.csv with midi_performance)") from exc
+
+
+def _beat_times(path: Path) -> np.ndarray:
+    try:
+        return np.array([float(line.split("\t")[0]) for line in path.read_text().splitlines() if line.strip()])
+    except (OSError, ValueError) as exc:
+        raise ScoreError(f"{path}: not an ASAP beat annotation file ({exc})") from None
+
+
+def beat_map(performance: Path, max_seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """Score seconds (``midi_score.mid``'s annotated beats) and performance seconds of the same
+    beats, up to ``max_seconds`` of the performance: an ASAP performance's time map."""
+    performance = Path(performance)
+    score = _beat_times(performance.parent / "midi_score_annotations.txt")
+    perf = _beat_times(performance.with_name(f"{performance.stem}_annotations.txt"))
+    n = min(score.size, perf.size)
+    score, perf = score[:n], perf[:n]
+    keep = perf < max_seconds
+    keep[1:] &= (np.diff(score) > 0) & (np.diff(perf) > 0)
+    if keep.sum() < 2:
+        raise ScoreError(f"{performance}: fewer than two annotated beats in its first {max_seconds:g} s")
+    return score[keep], perf[keep]
+
+
+def asap_version_sets(root: str | Path, versions: int, n: int, rng: np.random.Generator) -> list[tuple[Path, ...]]:
+    """Up to ``n`` ASAP pieces with at least ``versions`` performances, round-robin over
+    composers, and ``versions`` of each piece's performances drawn at random: real pianists'
+    versions of one score, for ``chromatool dataset --asap --versions``."""
+    import csv
+
+    from .dataset import pick_pieces
+
+    root = Path(root)
+    try:
+        with open(root / "metadata.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        by_piece: dict[Path, list[Path]] = {}
+        for r in rows:
+            by_piece.setdefault(root / r["folder"], []).append(root / r["midi_performance"])
+    except (OSError, KeyError) as exc:
+        raise ScoreError(f"{root}: not an ASAP folder (metadata.csv with folder, midi_performance)") from exc
+    pieces = [p for p, perfs in sorted(by_piece.items()) if len(perfs) >= versions]
+    chosen = pick_pieces(pieces, n, rng, composer=lambda p: p.relative_to(root).parts[0])
+    return [tuple(Path(q) for q in rng.choice(sorted(map(str, by_piece[p])), versions, replace=False))
+            for p in chosen]

@@ -147,3 +147,32 @@ def test_probe_scores_a_supervised_reference_on_a_toy_set(versions, cv_model, tm
                             str(tmp_path / "ssm.png")], env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert "supervised (HCQT)" in r.stdout and (tmp_path / "ssm.png").stat().st_size > 5000
+
+
+def test_asap_versions_are_two_pianists_mapped_through_their_beats(tmp_path):
+    """dataset --asap --versions 2: two performances of one piece whose time maps (from the
+    annotated beats) put the same notes at corresponding times."""
+    from chromatool.render import can_render
+    from conftest import DATA, need
+
+    root = need(DATA / "asap")
+    if not can_render():
+        pytest.skip("needs FluidSynth")
+    r = runner.invoke(app, ["dataset", str(tmp_path / "cv"), "--asap", str(root), "--versions", "2",
+                            "--pieces", "1", "--max-seconds", "20", "--seed", "3"])
+    assert r.exit_code == 0, r.output
+    a, b = read_versions(tmp_path / "cv" / "versions.csv")
+    assert a.piece == b.piece and a.audio != b.audio and a.group == b.group
+
+    def sounding(it, score_t):  # the pitches each version's labels hold at these score times
+        t = np.interp(score_t, it.timemap[0], it.timemap[1])
+        return [set(it.notes.pitch[(it.notes.onset <= x) & (it.notes.offset > x)].tolist()) for x in t]
+
+    def agreement(shift):
+        lo, hi = max(a.timemap[0, 0], b.timemap[0, 0]), min(a.timemap[0, -1], b.timemap[0, -1])
+        t = np.linspace(lo + 1.5, hi - 1.5, 40)
+        pairs = zip(sounding(a, t), sounding(b, t + shift))
+        return np.mean([len(x & y) / max(1, len(x | y)) for x, y in pairs])
+
+    assert agreement(0.0) > 0.4
+    assert agreement(0.0) > agreement(1.0) + 0.15 and agreement(0.0) > agreement(-1.0) + 0.15
