@@ -21,6 +21,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
+REAL_PAIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real" / "chopin_op10-3"
+
 
 
 def main() -> None:
@@ -41,6 +43,8 @@ def main() -> None:
     if not args.retrieval_only:
         run_probe(items, args.cv, args.sv)
     retrieval(items, args.cv, args.sv, args.seconds)
+    if REAL_PAIR.is_dir():
+        real_pair(args.cv, args.sv)
 
 
 def run_probe(items, cv_model: str, sv_model: str) -> None:
@@ -94,6 +98,35 @@ def retrieval(items, cv_model: str, sv_model: str, seconds: float) -> None:
         rr = {h.query: 1 / h.rank for h in hits if Path(h.doc).stem == Path(h.query).stem}
         top1 = sum(v == 1 for v in rr.values()) / len(qfiles)
         print(f"{name:<22}{top1:>7.3f}{sum(rr.values()) / len(qfiles):>7.3f}")
+
+
+def real_pair(cv_model: str, sv_model: str) -> None:
+    """Two real recordings of one piece (Chopin Op. 10 No. 3, bars 1-8: Igoshina and Varsi)
+    aligned to each other by full DTW on each representation, against the correspondence
+    through the score (each recording aligned to the MIDI score by ``chromatool align``) at the
+    score's onsets."""
+    import numpy as np
+
+    from chromatool.alignment import align, path_time_map
+    from chromatool.dtw import cost_matrix_cosine, dtw
+    from chromatool.retrieval import document_features
+    from chromatool.score import read_score
+
+    score = next(REAL_PAIR.glob("*_MIDI.mid"))
+    a_wav, b_wav = (next(REAL_PAIR.glob(f"*_{take}.wav")) for take in ("Igoshina", "Varsi"))
+    s_times = np.unique(read_score(score).onset)
+    ta, tb = (align(score, w).to_recording(s_times) for w in (a_wav, b_wav))
+    print(f"\nreal pair: {a_wav.stem} against {b_wav.stem}, {s_times.size} score onsets "
+          "(truth: both recordings aligned to the score)")
+    print(f"{'features':<22}{'median':>8}{'<=100 ms':>10}{'<=200 ms':>10}{'<=500 ms':>10}")
+    for name, feats, model in (("CV embedding", "embedding", cv_model), ("SV embedding", "embedding", sv_model),
+                               ("CQT chroma", "chroma", None)):
+        fa, fb = (r[0] for r in document_features([a_wav, b_wav], kind=feats, model=model))
+        _, _, wp = dtw(cost_matrix_cosine(fa.data, fb.data))
+        rows, means = path_time_map(wp)
+        err = np.abs(np.interp(ta * fa.feature_rate, rows, means) / fb.feature_rate - tb)
+        print(f"{name:<22}{1000 * np.median(err):>6.0f}ms{np.mean(err <= 0.1):>10.1%}{np.mean(err <= 0.2):>10.1%}{np.mean(err <= 0.5):>10.1%}")
+
 
 if __name__ == "__main__":
     main()
