@@ -35,6 +35,7 @@ def dataset_cmd(
     soundfont: Annotated[Optional[list[Path]], typer.Option("--soundfont", help="General MIDI soundfont(s) to draw from (default: all installed).")] = None,
     max_seconds: Annotated[float, typer.Option("--max-seconds", min=10.0, help="Render at most this many seconds of each score.")] = RenderSettings.max_duration,
     versions: Annotated[int, typer.Option("--versions", min=1, help="Render each score this many times (own ensemble, soundfont, timing, room; not transposed) and write versions.csv with each version's score-to-audio time map, for train --loss cross-version. With --asap: this many pianists' performances of each piece, mapped through their annotated beats.")] = 1,
+    exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="A manifest (e.g. a test set's versions.csv or bce.csv) whose pieces (its group column) are left out; repeatable.")] = None,
     jobs: Jobs = 1,
     overwrite: Annotated[bool, typer.Option("--overwrite", metavar="", help="Replace the dataset in a folder that holds one.")] = False,
     skip_existing: SkipExisting = False,
@@ -53,25 +54,28 @@ def dataset_cmd(
         chromatool dataset data/ scores/*.mxl --overwrite
         chromatool dataset piano/ --asap ../shared/data/asap --pieces 200 --jobs 2
         chromatool dataset cv/ --composers bach,handel --pieces 40 --versions 3 --jobs 2
-        chromatool dataset cv-piano/ --asap ../shared/data/asap --pieces 40 --versions 2
+        chromatool dataset cv-piano/ --asap ../shared/data/asap --pieces 40 --versions 2 --exclude test/versions.csv
     """
-    from .dataset import build_dataset, corpus_scores, pick_pieces
+    from .dataset import build_dataset, corpus_scores, pick_pieces, score_group
+    from .io import read_csv_rows
 
     if sum(map(bool, (scores, composers, asap))) != 1:
         raise typer.BadParameter("give score files, --composers or --asap (one of them)", param_hint="SCORES")
     import numpy as np
 
-    render_fn = None
+    render_fn, rng = None, np.random.default_rng(seed)
+    out = frozenset(r["group"] for m in exclude or () for r in read_csv_rows(m, ("group",), what="manifest"))
     if asap:
-        from .performances import asap_performances, asap_version_sets, render_performance
+        from .performances import asap_performances, asap_version_sets, performance_group, render_performance
 
-        rng, render_fn = np.random.default_rng(seed), render_performance
-        files = (asap_version_sets(asap, versions, pieces, rng) if versions > 1
-                 else pick_pieces(asap_performances(asap), pieces, rng))
+        render_fn = render_performance
+        files = (asap_version_sets(asap, versions, pieces, rng, exclude=out) if versions > 1 else
+                 pick_pieces([p for p in asap_performances(asap) if performance_group(p) not in out], pieces, rng))
+    elif scores:
+        files = [p for p in scores if score_group(p) not in out]
     else:
-        files = list(scores or []) or pick_pieces(
-            corpus_scores(tuple(c.strip() for c in composers.split(",") if c.strip())), pieces,
-            np.random.default_rng(seed))
+        names = tuple(c.strip() for c in composers.split(",") if c.strip())
+        files = pick_pieces([p for p in corpus_scores(names) if score_group(p) not in out], pieces, rng)
     settings = RenderSettings(excerpts=excerpts, soundfonts=tuple(str(f) for f in soundfont or ()),
                               max_duration=max_seconds)
     with progress_bar(len(files), "rendering") as cb:

@@ -89,6 +89,11 @@ def composer_of(path: Path) -> str:
     return parts[parts.index("corpus") + 1] if "corpus" in parts else path.parent.name
 
 
+def score_group(path: Path) -> str:
+    """The piece a score's renders belong to (the manifests' ``group``: one split)."""
+    return f"{composer_of(Path(path))}/{Path(path).stem}"
+
+
 def corpus_scores(composers: tuple[str, ...]) -> list[Path]:
     """Scores of these music21 corpus composers (reserved test composers refused)."""
     from music21 import corpus
@@ -212,7 +217,7 @@ def render_piece(task: RenderTask) -> dict[str, list[dict]]:
         return curve(t) / speed + lead
 
     perf = replace(perf, onset=perf.onset / speed + lead, offset=perf.offset / speed + lead)
-    name, group = task.name, f"{composer_of(task.score)}/{task.score.stem}"
+    name, group = task.name, score_group(task.score)
     for d in ("audio", "labels", "themes"):
         (task.out / d).mkdir(parents=True, exist_ok=True)
     audio = Path("audio") / f"{name}.flac"

@@ -127,7 +127,7 @@ def render_performance(task) -> dict[str, list[dict]]:
     y = pad(detune(y, cents), lead=lead, trail=float(rng.uniform(0, s.max_pad)), rng=rng)
     speed = 2.0 ** (cents / 1200)
     notes = replace(notes, onset=notes.onset / speed + lead, offset=notes.offset / speed + lead)
-    group = f"{task.score.parent.parent.name}/{task.score.parent.name}"  # the piece: one split
+    group = performance_group(task.score)
     for d in ("audio", "labels"):
         (task.out / d).mkdir(parents=True, exist_ok=True)
     audio, labels = Path("audio") / f"{task.name}.flac", Path("labels") / f"{task.name}.csv"
@@ -146,6 +146,11 @@ def render_performance(task) -> dict[str, list[dict]]:
     _rows_path(task).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(_rows_path(task), lambda f: json.dump(rows, f), mode="w")
     return rows
+
+
+def performance_group(performance: Path) -> str:
+    """The piece a performance belongs to (its folder: the manifests' ``group``, one split)."""
+    return f"{Path(performance).parent.parent.name}/{Path(performance).parent.name}"
 
 
 def asap_performances(root: str | Path) -> list[Path]:
@@ -182,10 +187,12 @@ def beat_map(performance: Path, max_seconds: float) -> tuple[np.ndarray, np.ndar
     return score[keep], perf[keep]
 
 
-def asap_version_sets(root: str | Path, versions: int, n: int, rng: np.random.Generator) -> list[tuple[Path, ...]]:
-    """Up to ``n`` ASAP pieces with at least ``versions`` performances, round-robin over
-    composers, and ``versions`` of each piece's performances drawn at random: real pianists'
-    versions of one score, for ``chromatool dataset --asap --versions``."""
+def asap_version_sets(root: str | Path, versions: int, n: int, rng: np.random.Generator, *,
+                      exclude: frozenset[str] = frozenset()) -> list[tuple[Path, ...]]:
+    """Up to ``n`` ASAP pieces with at least ``versions`` performances (none of the groups in
+    ``exclude``), round-robin over composers, and ``versions`` of each piece's performances
+    drawn at random: real pianists' versions of one score, for ``chromatool dataset --asap
+    --versions``."""
     import csv
 
     from .dataset import pick_pieces
@@ -199,7 +206,8 @@ def asap_version_sets(root: str | Path, versions: int, n: int, rng: np.random.Ge
             by_piece.setdefault(root / r["folder"], []).append(root / r["midi_performance"])
     except (OSError, KeyError) as exc:
         raise ScoreError(f"{root}: not an ASAP folder (metadata.csv with folder, midi_performance)") from exc
-    pieces = [p for p, perfs in sorted(by_piece.items()) if len(perfs) >= versions]
+    pieces = [p for p, perfs in sorted(by_piece.items())
+              if len(perfs) >= versions and performance_group(perfs[0]) not in exclude]
     chosen = pick_pieces(pieces, n, rng, composer=lambda p: p.relative_to(root).parts[0])
     return [tuple(Path(q) for q in rng.choice(sorted(map(str, by_piece[p])), versions, replace=False))
             for p in chosen]

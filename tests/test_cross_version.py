@@ -176,3 +176,26 @@ def test_asap_versions_are_two_pianists_mapped_through_their_beats(tmp_path):
 
     assert agreement(0.0) > 0.4
     assert agreement(0.0) > agreement(1.0) + 0.15 and agreement(0.0) > agreement(-1.0) + 0.15
+
+
+def test_asap_version_sets_leave_out_excluded_pieces():
+    """Training versions never share a piece with a test set (dataset --exclude)."""
+    from chromatool.performances import asap_version_sets, performance_group
+    from conftest import DATA, need
+
+    root = need(DATA / "asap")
+    test = asap_version_sets(root, 2, 10, np.random.default_rng(0))
+    assert len(test) == 10 and all(len(v) == 2 and v[0] != v[1] for v in test)
+    assert all(performance_group(v[0]) == performance_group(v[1]) for v in test)  # one piece, two pianists
+    groups = frozenset(performance_group(v[0]) for v in test)
+    train = asap_version_sets(root, 2, 1000, np.random.default_rng(0), exclude=groups)
+    assert train and not groups & {performance_group(v[0]) for v in train}
+
+
+def test_dataset_exclude_leaves_out_a_manifests_pieces(tmp_path):
+    from music21 import corpus
+
+    score = corpus.getWork("bach/bwv66.6")
+    (tmp_path / "test.csv").write_text(f"audio,labels,group\na.flac,a.csv,bach/{score.stem}\n")
+    r = runner.invoke(app, ["dataset", str(tmp_path / "d"), str(score), "--exclude", str(tmp_path / "test.csv")])
+    assert r.exit_code != 0 and "no scores to render" in r.output

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Issue 18, stage 2: the cross-version (CV) and single-version (SV) models of
+# scripts/train_cross_version.sh, each trained on, fine-tuned on its renders plus real pianists'
+# versions of ASAP pieces (two performances of each piece, rendered with their own timing,
+# dynamics and pedal; time maps from the annotated beats), then measured on the held-out
+# renders and on ASAP pieces left out of training.
+#
+#   bash scripts/train_cross_version_mix.sh [WORKDIR] [FROM_RUNDIR] [RUNDIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=${1:-${TMPDIR:-/tmp}/chromatool-cross-version}
+FROM=${2:-runs/cross-version-v3}
+RUNS=${3:-runs/cross-version-v4}
+CT=${CHROMATOOL:-.venv/bin/chromatool}
+ASAP=../shared/data/asap
+MINUTES=${MINUTES:-15}
+mkdir -p "$RUNS" "$WORK/mix"
+"$CT" dataset "$WORK/asap-test" --asap $ASAP --pieces 40 --versions 2 --max-seconds 90 --seed 31 --jobs 2 --skip-existing
+"$CT" dataset "$WORK/asap-train" --asap $ASAP --pieces 70 --versions 2 --max-seconds 90 --seed 32 --jobs 2 \
+    --exclude "$WORK/asap-test/versions.csv" --skip-existing
+{ head -1 "$WORK/train/versions.csv"   # both manifests in one, paths made absolute
+  for d in train asap-train; do
+    tail -n +2 "$WORK/$d/versions.csv" | awk -F, -v OFS=, -v b="$(cd "$WORK/$d" && pwd)/" \
+      '{ $2 = b $2; $3 = b $3; $4 = b $4; print }'
+  done
+} > "$WORK/mix/versions.csv"
+for name in cv sv; do  # one thread each, side by side
+  loss=$([ $name = cv ] && echo cross-version || echo single-version)
+  resume="--init $FROM/$name.pt"; [ -f "$RUNS/$name.last.pt" ] && resume="--resume"
+  "$CT" train --data "$WORK/mix/versions.csv" --loss $loss --batch-size 32 --steps-per-epoch 40 --lr 5e-4 \
+      --max-minutes "$MINUTES" --threads 1 --seed 0 --cache "$WORK/cache" -o "$RUNS/$name.pt" $resume &
+done
+wait
+PY=${PYTHON:-.venv/bin/python}
+"$PY" benchmarks/cross_version.py "$WORK/test/versions.csv" --cv "$RUNS/cv.pt" --sv "$RUNS/sv.pt"
+"$PY" benchmarks/cross_version.py "$WORK/asap-test/versions.csv" --cv "$RUNS/cv.pt" --sv "$RUNS/sv.pt" --retrieval-only
