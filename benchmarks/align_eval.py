@@ -196,19 +196,16 @@ def asap_performances(n: int, rng: np.random.Generator) -> list[dict]:
     return out
 
 
-def _beats(path: Path) -> np.ndarray:
-    return np.array([float(line.split("\t")[0]) for line in path.read_text().splitlines() if line.strip()])
-
-
 def asap_case(row, seed, seconds):
     """(score notes, recording, score beats, performance beats) of one ASAP performance."""
     import pretty_midi
 
+    from chromatool.performances import read_beats
     from chromatool.render import add_noise, add_reverb, render_midi_file
     from chromatool.score import read_score
 
     rng = np.random.default_rng(seed)
-    sb, pb = _beats(ASAP / row["midi_score_annotations"]), _beats(ASAP / row["performance_annotations"])
+    sb, pb = read_beats(ASAP / row["midi_score_annotations"]), read_beats(ASAP / row["performance_annotations"])
     n = min(sb.size, pb.size)
     sb, pb = sb[:n], pb[:n]
     k = int(np.searchsorted(pb, seconds))  # cut both sides at the k-th beat

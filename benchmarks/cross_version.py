@@ -24,7 +24,6 @@ from pathlib import Path
 REAL_PAIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real" / "chopin_op10-3"
 
 
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("manifest", type=Path)

@@ -64,18 +64,18 @@ def dataset_cmd(
     import numpy as np
 
     render_fn, rng = None, np.random.default_rng(seed)
-    out = frozenset(r["group"] for m in exclude or () for r in read_csv_rows(m, ("group",), what="manifest"))
+    excluded = frozenset(r["group"] for m in exclude or () for r in read_csv_rows(m, ("group",), what="manifest"))
     if asap:
         from .performances import asap_performances, asap_version_sets, performance_group, render_performance
 
         render_fn = render_performance
-        files = (asap_version_sets(asap, versions, pieces, rng, exclude=out) if versions > 1 else
-                 pick_pieces([p for p in asap_performances(asap) if performance_group(p) not in out], pieces, rng))
+        files = (asap_version_sets(asap, versions, pieces, rng, exclude=excluded) if versions > 1 else
+                 pick_pieces([p for p in asap_performances(asap) if performance_group(p) not in excluded], pieces, rng))
     elif scores:
-        files = [p for p in scores if score_group(p) not in out]
+        files = [p for p in scores if score_group(p) not in excluded]
     else:
         names = tuple(c.strip() for c in composers.split(",") if c.strip())
-        files = pick_pieces([p for p in corpus_scores(names) if score_group(p) not in out], pieces, rng)
+        files = pick_pieces([p for p in corpus_scores(names) if score_group(p) not in excluded], pieces, rng)
     settings = RenderSettings(excerpts=excerpts, soundfonts=tuple(str(f) for f in soundfont or ()),
                               max_duration=max_seconds)
     with progress_bar(len(files), "rendering") as cb:

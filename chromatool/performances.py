@@ -165,7 +165,9 @@ def asap_performances(root: str | Path) -> list[Path]:
         raise ScoreError(f"{root}: not an ASAP folder (metadata.csv with midi_performance)") from exc
 
 
-def _beat_times(path: Path) -> np.ndarray:
+def read_beats(path: str | Path) -> np.ndarray:
+    """Seconds of the beats in an ASAP annotation file (tab-separated, time first)."""
+    path = Path(path)
     try:
         return np.array([float(line.split("\t")[0]) for line in path.read_text().splitlines() if line.strip()])
     except (OSError, ValueError) as exc:
@@ -176,8 +178,8 @@ def beat_map(performance: Path, max_seconds: float) -> tuple[np.ndarray, np.ndar
     """Score seconds (``midi_score.mid``'s annotated beats) and performance seconds of the same
     beats, up to ``max_seconds`` of the performance: an ASAP performance's time map."""
     performance = Path(performance)
-    score = _beat_times(performance.parent / "midi_score_annotations.txt")
-    perf = _beat_times(performance.with_name(f"{performance.stem}_annotations.txt"))
+    score = read_beats(performance.parent / "midi_score_annotations.txt")
+    perf = read_beats(performance.with_name(f"{performance.stem}_annotations.txt"))
     n = min(score.size, perf.size)
     score, perf = score[:n], perf[:n]
     keep = perf < max_seconds

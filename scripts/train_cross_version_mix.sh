@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 18, stage 2: the cross-version (CV) and single-version (SV) models of
-# scripts/train_cross_version.sh, each trained on, fine-tuned on its renders plus real pianists'
+# scripts/train_cross_version.sh, each fine-tuned on the same renders plus real pianists'
 # versions of ASAP pieces (two performances of each piece, rendered with their own timing,
 # dynamics and pedal; time maps from the annotated beats), then measured on the held-out
 # renders and on ASAP pieces left out of training.
