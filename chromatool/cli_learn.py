@@ -302,6 +302,7 @@ def evaluate_probe_cmd(
     supervised: Annotated[bool, typer.Option("--supervised/--no-supervised", help="Also a row for the same classifier on the log-HCQT itself (the supervised reference).")] = True,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the self-similarity of one test recording under each model (PNG).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the classifier.")] = 0,
+    splits: Annotated[int, typer.Option("--splits", min=1, help="Probe this many random splits (seeds --seed, --seed + 1, ...) and report the mean and standard deviation: steadier figures where each class occurs in few pieces.")] = 1,
     device: Device = "auto",
 ) -> None:
     """Probe frozen embeddings: instrument-family and pitch-class classifiers, AP / AUC / F1.
@@ -312,25 +313,29 @@ def evaluate_probe_cmd(
     **Examples**
 
         chromatool evaluate probe cv_test/versions.csv -m cv.pt -m sv.pt --plot ssm.png
+        chromatool evaluate probe cv_test/versions.csv -m cv.pt -m sv.pt --splits 10
     """
     from rich.table import Table
 
     from .manifests import read_versions
-    from .probe import TASKS, plot_self_similarity, probe, split_items
+    from .probe import TASKS, plot_self_similarity, probe_splits, repeated_splits
 
     dev = resolve_device(device)
     items = read_versions(manifest)
-    train_items, test_items = split_items(items, seed=seed)
+    parts = repeated_splits(items, splits, seed=seed)
+    train_items, test_items = parts[0]
     named = {Path(m).stem: m for m in models}
-    rows = probe(train_items, test_items, {**named, **({"supervised (HCQT)": None} if supervised else {})},
-                 device=dev, seed=seed)
-    t = Table(title=f"probe: {len(train_items)} recordings to train, {len(test_items)} to test")
+    rows = probe_splits(parts, {**named, **({"supervised (HCQT)": None} if supervised else {})},
+                        device=dev, seed=seed)
+    t = Table(title=f"probe: {len(train_items)} recordings to train, {len(test_items)} to test"
+                    + (f"; mean ± sd of {splits} splits" if splits > 1 else ""))
     t.add_column("representation")
     for task in TASKS:
         for m in ("AP", "AUC", "F1"):
             t.add_column(f"{task} {m}", justify="right")
     for r in rows:
-        t.add_row(r.name, *[f"{r.scores[task][m]:.3f}" for task in TASKS for m in ("AP", "AUC", "F1")])
+        t.add_row(r.name, *[f"{r.scores[task][m]:.3f}" + (f" ± {r.spread[task][m]:.3f}" if r.spread else "")
+                            for task in TASKS for m in ("AP", "AUC", "F1")])
     _stdout().print(t)
     if plot:
         plot_self_similarity(test_items[0], named, plot, device=dev)

@@ -9,7 +9,7 @@ the embedding's excerpt length), trained with the labels: what labels buy withou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +29,13 @@ TASKS: tuple[str, ...] = ("instruments", "pitch classes")
 
 @dataclass
 class ProbeResult:
-    """AP, AUC and F1 of each task for one representation."""
+    """AP, AUC and F1 of each task for one representation: the mean over the splits probed and,
+    with more than one split, their standard deviation (``spread``)."""
 
     name: str
     scores: dict[str, dict[str, float]]  # task → {"AP", "AUC", "F1"}
+    spread: dict[str, dict[str, float]] = field(default_factory=dict)  # task → metric → std over splits
+    runs: list[dict[str, dict[str, float]]] = field(default_factory=list)  # each split's scores
 
 
 def frame_labels(item: Item, times: np.ndarray) -> dict[str, np.ndarray]:
@@ -72,45 +75,75 @@ def representation(item: Item, model: str | None, *, device: str = D.DEVICE) -> 
     return uniform_filter1d(H, EmbeddingConfig.context, axis=1).T, float(feats["feature_rate"])
 
 
-def _dataset(items: list[Item], model: str | None, device: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    X, Y = [], {t: [] for t in TASKS}
-    for it in items:
-        F, rate = representation(it, model, device=device)
-        times = np.arange(0, len(F) / rate, PROBE_HOP)
-        X.append(F[np.minimum((times * rate).astype(int), len(F) - 1)])
-        for t, y in frame_labels(it, times).items():
-            Y[t].append(y)
-    return np.concatenate(X), {t: np.concatenate(v) for t, v in Y.items()}
+def _frames(item: Item, model: str | None, device: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    F, rate = representation(item, model, device=device)
+    times = np.arange(0, len(F) / rate, PROBE_HOP)
+    return F[np.minimum((times * rate).astype(int), len(F) - 1)], frame_labels(item, times)
+
+
+def _stack(frames: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    return np.concatenate([x for x, _ in frames]), {t: np.concatenate([y[t] for _, y in frames]) for t in TASKS}
+
+
+def _scores(train, test, seed: int) -> dict[str, dict[str, float]]:
+    from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    (Xtr, Ytr), (Xte, Yte) = _stack(train), _stack(test)
+    scaler = StandardScaler().fit(Xtr)
+    scores = {}
+    for task in TASKS:
+        keep = Ytr[task].any(0) & Yte[task].any(0) & ~Yte[task].all(0) & ~Ytr[task].all(0)
+        if not keep.any():
+            raise ParameterError(f"no {task} class is both present and absent in both splits")
+        clf = MLPClassifier(hidden_layer_sizes=(128,), max_iter=300, early_stopping=True, random_state=seed)
+        clf.fit(scaler.transform(Xtr), Ytr[task][:, keep])
+        P = clf.predict_proba(scaler.transform(Xte))
+        y = Yte[task][:, keep]
+        scores[task] = {"AP": float(average_precision_score(y, P, average="macro")),
+                        "AUC": float(roc_auc_score(y, P, average="macro")),
+                        "F1": float(f1_score(y, P >= 0.5, average="macro", zero_division=0))}
+    return scores
 
 
 def probe(train: list[Item], test: list[Item], models: dict[str, str | None], *,
           device: str = D.DEVICE, seed: int = 0) -> list[ProbeResult]:
     """Train and test a probe per representation (name → model file, None: the supervised
     reference on the HCQT) and task; returns AP, AUC and F1 (threshold 0.5) per task."""
-    from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.preprocessing import StandardScaler
+    return probe_splits([(train, test)], models, device=device, seed=seed)
 
-    if not train or not test:
+
+def probe_splits(splits: list[tuple[list[Item], list[Item]]], models: dict[str, str | None], *,
+                 device: str = D.DEVICE, seed: int = 0) -> list[ProbeResult]:
+    """:func:`probe` on each (train, test) split of the same recordings (each recording's
+    features computed once), averaged: a probe learns each instrument family from a few pieces,
+    so one split's figures move by a few hundredths with the split; the mean over several is
+    steadier and the standard deviation says how much.
+
+    >>> probe_splits([], {"x": None})
+    Traceback (most recent call last):
+    ...
+    chromatool.errors.ParameterError: splits: the probe needs at least one (train, test) split
+    """
+    if not splits:
+        raise ParameterError("splits: the probe needs at least one (train, test) split")
+    if any(not tr or not te for tr, te in splits):
         raise ParameterError("the probe needs recordings in both splits")
     out = []
     for name, model in models.items():
-        Xtr, Ytr = _dataset(train, model, device)
-        Xte, Yte = _dataset(test, model, device)
-        scaler = StandardScaler().fit(Xtr)
-        scores = {}
-        for task in TASKS:
-            keep = Ytr[task].any(0) & Yte[task].any(0) & ~Yte[task].all(0) & ~Ytr[task].all(0)
-            if not keep.any():
-                raise ParameterError(f"no {task} class is both present and absent in both splits")
-            clf = MLPClassifier(hidden_layer_sizes=(128,), max_iter=300, early_stopping=True, random_state=seed)
-            clf.fit(scaler.transform(Xtr), Ytr[task][:, keep])
-            P = clf.predict_proba(scaler.transform(Xte))
-            y = Yte[task][:, keep]
-            scores[task] = {"AP": float(average_precision_score(y, P, average="macro")),
-                            "AUC": float(roc_auc_score(y, P, average="macro")),
-                            "F1": float(f1_score(y, P >= 0.5, average="macro", zero_division=0))}
-        out.append(ProbeResult(name, scores))
+        cache: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
+
+        def frames(items: list[Item]) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+            for it in items:
+                if str(it.audio) not in cache:
+                    cache[str(it.audio)] = _frames(it, model, device)
+            return [cache[str(it.audio)] for it in items]
+
+        runs = [_scores(frames(tr), frames(te), seed) for tr, te in splits]
+        mean = {t: {m: float(np.mean([r[t][m] for r in runs])) for m in runs[0][t]} for t in TASKS}
+        std = {t: {m: float(np.std([r[t][m] for r in runs])) for m in runs[0][t]} for t in TASKS} if len(runs) > 1 else {}
+        out.append(ProbeResult(name, mean, std, runs))
     return out
 
 
@@ -119,6 +152,13 @@ def split_items(items: list[Item], *, fraction: float = 0.5, seed: int = 0) -> t
     from .manifests import split_by_group
 
     return split_by_group(items, fraction, seed)
+
+
+def repeated_splits(items: list[Item], n: int, *, fraction: float = 0.5, seed: int = 0) -> list[tuple[list[Item], list[Item]]]:
+    """``n`` random splits by piece group (seeds ``seed`` … ``seed + n - 1``), for :func:`probe_splits`."""
+    if n < 1:
+        raise ParameterError(f"splits: must be at least 1, got {n}")
+    return [split_items(items, fraction=fraction, seed=seed + k) for k in range(n)]
 
 
 def plot_self_similarity(item: Item, models: dict[str, str], path: str | Path, *, device: str = D.DEVICE) -> Path:

@@ -26,11 +26,22 @@ mkdir -p "$RUNS"
 "$CT" dataset "$WORK/scores" --composers "$TRAIN_COMPOSERS" --pieces ${PIECES:-80} --seed 10 --jobs 2 --skip-existing
 "$CT" dataset "$WORK/asap" --asap ../shared/data/asap --pieces ${PERFORMANCES:-40} --seed 11 --jobs 2 --skip-existing
 
-# the multipitch data: the score renders and the human piano performances in one manifest
-{ head -1 "$WORK/scores/bce.csv"
-  tail -n +2 "$WORK/scores/bce.csv" | sed 's|^audio/|scores/audio/|; s|,labels/|,scores/labels/|'
-  tail -n +2 "$WORK/asap/bce.csv" | sed 's|^audio/|asap/audio/|; s|,labels/|,asap/labels/|'
-} > "$WORK/all.csv"
+# more data (session 13): 160 more score renders (the first 160 of this seed's order) and 60
+# human performances of pieces outside the piano validation set (the ASAP set of
+# benchmarks/deep_retrieval.py and benchmarks/multipitch.py, rendered here to be excluded)
+"$CT" dataset "$WORK/more" --composers "$TRAIN_COMPOSERS" --pieces ${MORE_PIECES:-160} --seed 12 --jobs 2 --skip-existing
+"$CT" dataset "$WORK/piano-valid" --asap ../shared/data/asap --pieces 30 --seed 12 --jobs 2 --skip-existing
+"$CT" dataset "$WORK/asap2" --asap ../shared/data/asap --pieces 60 --seed 13 --max-seconds 150 \
+    --exclude "$WORK/piano-valid/bce.csv" --jobs 2 --skip-existing
+
+merge() {  # merge OUT DIR...: the DIRs' bce.csv in one manifest (paths relative to WORK)
+  local out=$1; shift
+  { head -1 "$WORK/$1/bce.csv"
+    for d in "$@"; do tail -n +2 "$WORK/$d/bce.csv" | sed "s|^audio/|$d/audio/|; s|,labels/|,$d/labels/|"; done
+  } > "$WORK/$out"
+}
+merge all.csv scores asap        # the multipitch data: score renders and human piano performances
+merge all2.csv scores more asap2  # the deep chroma's second CE stage: ensembles and piano
 
 stage() {  # stage NAME MINUTES ARGS...: train, or continue the stage's last state
   local name=$1 minutes=$2; shift 2
@@ -50,6 +61,8 @@ stage melody 60 --loss bce --arch ctc-chroma --init "$RUNS/salience.pt" --data "
 stage ce 120 --loss ce --init "$RUNS/melody.pt" --data "$WORK/scores/bce.csv"
 # d. CTC on the weakly aligned theme excerpts
 stage ctc 40 --loss ctc --init "$RUNS/ce.pt" --data "$WORK/scores/ctc.csv" --lr 3e-4
+# e. (session 13) CE again from stage c, on 3x the score renders and 60 human piano performances
+stage ce2 90 --loss ce --init "$RUNS/ce.pt" --data "$WORK/all2.csv" --lr 5e-4
 # multipitch of Weiss et al.'s size (15 x 15 prefilter, 75-frame context: 48,061 parameters) on
 # the score renders and ASAP's human performances, bfloat16 autocast (2.2x faster, same loss)
 stage multipitch 300 --loss bce --arch multipitch --data "$WORK/all.csv" --precision bfloat16 \

@@ -149,6 +149,26 @@ def test_probe_scores_a_supervised_reference_on_a_toy_set(versions, cv_model, tm
     assert "supervised (HCQT)" in r.stdout and (tmp_path / "ssm.png").stat().st_size > 5000
 
 
+def test_probe_over_repeated_splits_reports_mean_and_spread(versions, cv_model):
+    from chromatool.probe import probe, probe_splits, repeated_splits
+
+    items = read_versions(versions / "versions.csv")
+    parts = repeated_splits(items, 3)
+    assert len({tuple(sorted(it.piece for it in tr)) for tr, _ in parts}) >= 2  # the splits differ
+    rows = probe_splits(parts, {"supervised": None})
+    r = rows[0]
+    assert len(r.runs) == 3
+    ap = [run["instruments"]["AP"] for run in r.runs]
+    assert r.scores["instruments"]["AP"] == pytest.approx(np.mean(ap))
+    assert r.spread["instruments"]["AP"] == pytest.approx(np.std(ap))
+    one = probe(*parts[0], {"supervised": None})[0]  # the first split alone gives its own figures
+    assert one.scores == r.runs[0] and one.spread == {}
+    out = runner.invoke(app, ["evaluate", "probe", str(versions / "versions.csv"), "-m", str(cv_model),
+                              "--no-supervised", "--splits", "2"], env={"COLUMNS": "250"})
+    assert out.exit_code == 0, out.output
+    assert "mean ± sd of 2 splits" in out.stdout and "±" in out.stdout.split("mean")[-1]
+
+
 def test_asap_versions_are_two_pianists_mapped_through_their_beats(tmp_path):
     """dataset --asap --versions 2: two performances of one piece whose time maps (from the
     annotated beats) put the same notes at corresponding times."""
