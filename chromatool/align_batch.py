@@ -29,13 +29,14 @@ class AlignTask:
     plot: Path | None = None
     tuning: str | float = D.TUNING
     force: bool = False
+    repeats: str = "auto"
 
     def __call__(self) -> list[str]:
         for p in (self.output, self.path_file, self.plot):
             if p is not None:
                 check_writable(p, overwrite=self.overwrite)
         a = align(self.score, self.audio, feature_rate=self.feature_rate, synthesis=self.synthesis,
-                  soundfont=self.soundfont, tuning=self.tuning, force=self.force)
+                  soundfont=self.soundfont, tuning=self.tuning, force=self.force, repeats=self.repeats)
         write_text(self.output, labels_csv(a.notes, fmt=self.fmt), overwrite=self.overwrite)
         if self.path_file is not None:
             write_text(self.path_file, path_csv(a), overwrite=self.overwrite)
@@ -59,7 +60,7 @@ class AlignReport:
 def plan_align_tasks(inputs: list[str], output: str | Path, *, fmt: str, feature_rate: float,
                      synthesis: str, soundfont: str | None, overwrite: bool,
                      tuning: str | float = D.TUNING, force: bool = False,
-                     skip_existing: bool = False) -> tuple[list[AlignTask], list[Path]]:
+                     skip_existing: bool = False, repeats: str = "auto") -> tuple[list[AlignTask], list[Path]]:
     """Tasks from ``SCORE AUDIO``, ``SCORES/ AUDIO/`` (matching stems) or ``PAIRS.csv``, and the
     recordings skipped because their label file exists (``skip_existing``). An output that is
     one of the inputs, or shared by two pairs, is refused before any work starts."""
@@ -71,7 +72,7 @@ def plan_align_tasks(inputs: list[str], output: str | Path, *, fmt: str, feature
     if str(output) == "-":
         raise ParameterError("output '-': labels are written to files, not to stdout; give a file or folder")
     tasks = _plan(inputs, Path(output), fmt=fmt, feature_rate=feature_rate, synthesis=synthesis,
-                  soundfont=soundfont, overwrite=overwrite, tuning=tuning, force=force)
+                  soundfont=soundfont, overwrite=overwrite, tuning=tuning, force=force, repeats=repeats)
     check_distinct([t.audio for t in tasks], [t.output for t in tasks])
     for t in tasks:
         check_distinct([t.score], [t.output])
@@ -82,9 +83,10 @@ def plan_align_tasks(inputs: list[str], output: str | Path, *, fmt: str, feature
 
 
 def _plan(inputs: list[str], out: Path, *, fmt: str, feature_rate: float, synthesis: str,
-          soundfont: str | None, overwrite: bool, tuning: str | float, force: bool) -> list[AlignTask]:
+          soundfont: str | None, overwrite: bool, tuning: str | float, force: bool,
+          repeats: str) -> list[AlignTask]:
     kw = dict(fmt=fmt, feature_rate=feature_rate, synthesis=synthesis, soundfont=soundfont,
-              overwrite=overwrite, tuning=tuning, force=force)
+              overwrite=overwrite, tuning=tuning, force=force, repeats=repeats)
     D.hop_length(D.SAMPLE_RATE, feature_rate)
     if len(inputs) == 1 and inputs[0].lower().endswith(".csv"):
         return _tasks_from_csv(Path(inputs[0]), out, kw)

@@ -65,6 +65,9 @@ PAD_SECONDS: float = 1.0
 RENDER_PROGRAM: int | None = 0
 #: Score synthesis choices.
 SYNTHESES: tuple[str, ...] = ("auto", "fluidsynth", "notes")
+#: Written-out repeats: "auto" leaves out those the recording does not play (chromatool.repeats),
+#: "as-written" aligns the score as it is.
+REPEATS: tuple[str, ...] = ("auto", "as-written")
 
 
 def path_time_map(path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,6 +92,8 @@ class Alignment:
     anchors : np.ndarray [shape=(2, K)] (score, recording) seconds of onsets placed exactly by
         onset refinement; with the path they make the time map
     doubtful : (start, end, mean cost) stretches in recording seconds where the cost is high
+    left_out : (start, end) score seconds of written-out repeats the recording does not play;
+        their notes are not in ``notes``
     """
 
     notes: NoteList
@@ -99,12 +104,17 @@ class Alignment:
     tuning: float = 0.0
     anchors: np.ndarray | None = None
     doubtful: list[tuple[float, float, float]] = field(default_factory=list)
+    left_out: list[tuple[float, float]] = field(default_factory=list)
     score_chroma: np.ndarray | None = None
     audio_chroma: np.ndarray | None = None
 
     def to_recording(self, t: np.ndarray) -> np.ndarray:
         """Recording seconds of score seconds ``t``: linear between the refined onsets
-        (``anchors``), the warping path (its mean recording time per score frame) elsewhere."""
+        (``anchors``), the warping path (its mean recording time per score frame) elsewhere; a
+        time in a ``left_out`` repeat goes to where the recording skips it."""
+        t = np.asarray(t, dtype=np.float64)
+        for a, b in self.left_out:
+            t = np.where((t >= a) & (t < b), a - 1e-6, t)
         rows, means = path_time_map(self.path)
         if self.anchors is not None and self.anchors.shape[1] >= 2:
             a = self.anchors
@@ -113,7 +123,7 @@ class Alignment:
             means = np.concatenate([means[~inside], a[1]])
             order = np.argsort(rows, kind="stable")
             rows, means = rows[order], np.maximum.accumulate(means[order])
-        return np.interp(np.asarray(t, dtype=np.float64), rows, means)
+        return np.interp(t, rows, means)
 
     def worst_stretch(self, seconds: float = 2 * COST_WINDOW_SECONDS) -> tuple[float, float]:
         """The stretch of the recording (start, end seconds) where the path's cost is highest."""
@@ -139,6 +149,9 @@ class Alignment:
                        "recording: are score and recording the same piece, with the same repeats?")
         for a, b, c in self.doubtful:
             out.append(f"high alignment cost {c:.2f} from {a:.1f} s to {b:.1f} s of the recording")
+        for a, b in self.left_out:
+            out.append(f"the recording leaves out the repeat the score writes out from {a:.1f} s to {b:.1f} s "
+                       "(score time): its notes are not labelled")
         return out
 
 
@@ -234,7 +247,7 @@ def check_durations(score_seconds: float, recording_seconds: float, *, force: bo
 
 def align_notes(notes: NoteList, y: np.ndarray, *, feature_rate: float = D.ALIGN_FEATURE_RATE,
                 synthesis: str = "auto", soundfont: str | None = None, tuning: str | float = "auto",
-                refine: bool = True, force: bool = False) -> Alignment:
+                refine: bool = True, force: bool = False, repeats: str = "auto") -> Alignment:
     """Align a note list to a recording (mono, at the analysis rate).
 
     Parameters
@@ -247,6 +260,8 @@ def align_notes(notes: NoteList, y: np.ndarray, *, feature_rate: float = D.ALIGN
     tuning : the recording's deviation from A440 in cents, or "auto" to estimate it
     refine : move each onset to the strongest onset of its pitches near the path
     force : align even when the durations are too far apart to be one piece
+    repeats : "auto": a written-out repeat the recording plays once is left out (its notes are
+        not labelled); "as-written": the score is aligned as it is
 
     Returns
     -------
@@ -254,19 +269,29 @@ def align_notes(notes: NoteList, y: np.ndarray, *, feature_rate: float = D.ALIGN
     """
     from .multires import multiresolution_dtw  # numba: imported when there is work
     from .refine import refine_onset_groups
+    from .repeats import choose_folds, fold, score_frames_kept, to_written
 
     if not len(notes):
         raise ChromatoolError(f"{notes.source or 'score'}: no notes")
+    if repeats not in REPEATS:
+        raise ParameterError(f"repeats must be one of {', '.join(REPEATS)}, got {repeats!r}")
     check_durations(notes.duration, y.size / D.SAMPLE_RATE, force=force)
     cents = resolve_tuning(tuning, y)
     Cx, how = score_cqt(notes, feature_rate, synthesis=synthesis, soundfont=soundfont)
     Cy = recording_cqt(y, feature_rate, cents)
     X, Y = (alignment_features(C, feature_rate, onsets=ONSET_SETTINGS[how]) for C in (Cx, Cy))
+    pad = int(round(PAD_SECONDS * feature_rate))
+    folds = []
+    if repeats == "auto":
+        folds = choose_folds(notes, X["coarse"], Y["coarse"], feature_rate, pad_frames=pad)
+    if folds:  # align the score as played: without the repeats the recording leaves out
+        keep = score_frames_kept(Cx.shape[1], folds, feature_rate, pad)
+        Cx, X = Cx[:, keep], {k: v[:, keep] for k, v in X.items()}
+        notes = fold(notes, folds)
     wp, _ = multiresolution_dtw(X["chroma"], Y["chroma"], X2=X["onsets"], Y2=Y["onsets"],
                                 weight2=ONSET_WEIGHT, coarse=(X["coarse"], Y["coarse"]))
     # the chroma part of the local cost judges the alignment (onsets are sparse by nature)
     cost = 1.0 - np.sum(X["chroma"][:, wp[0]] * Y["chroma"][:, wp[1]], axis=0)
-    pad = int(round(PAD_SECONDS * feature_rate))
     keep = (wp[0] >= pad) & (wp[0] < Cx.shape[1] - pad)  # the path over the score itself
     path = np.stack([wp[0, keep] - pad, wp[1, keep]]) / feature_rate
     a = Alignment(notes, path, cost[keep], feature_rate, how, tuning=cents,
@@ -280,12 +305,17 @@ def align_notes(notes: NoteList, y: np.ndarray, *, feature_rate: float = D.ALIGN
     off = np.maximum(off, on + 1.0 / feature_rate)
     a.notes = replace(notes, onset=on, offset=off)
     a.doubtful = doubtful_stretches(cost[keep], wp[:, keep], feature_rate, threshold=COST_WARNING[how][1])
+    if folds:  # score times back to the score as written
+        a.path[0] = to_written(a.path[0], folds)
+        if a.anchors is not None:
+            a.anchors[0] = to_written(a.anchors[0], folds)
+        a.left_out = [r.left_out for r in folds]
     return a
 
 
 def align(score: str | Path, audio: str | Path, *, feature_rate: float = D.ALIGN_FEATURE_RATE,
           synthesis: str = "auto", soundfont: str | None = None, tuning: str | float = "auto",
-          refine: bool = True, force: bool = False) -> Alignment:
+          refine: bool = True, force: bool = False, repeats: str = "auto") -> Alignment:
     """Align a score file to a recording file (see :func:`align_notes` for the parameters).
 
     Examples
@@ -308,7 +338,7 @@ def align(score: str | Path, audio: str | Path, *, feature_rate: float = D.ALIGN
     notes = read_score(score)
     y = load_audio(audio)
     return align_notes(notes, y, feature_rate=feature_rate, synthesis=synthesis, soundfont=soundfont,
-                       tuning=tuning, refine=refine, force=force)
+                       tuning=tuning, refine=refine, force=force, repeats=repeats)
 
 
 def path_csv(alignment: Alignment) -> str:

@@ -168,6 +168,7 @@ def align_cmd(
     jobs: Jobs = 1,
     tuning: Tuning = D.TUNING,
     force: Annotated[bool, typer.Option("--force", metavar="", help="Align even when the score and recording durations are too far apart to be one performance.")] = False,
+    repeats: Annotated[str, typer.Option("--repeats", help="auto: a repeat the score writes out but the recording plays once is found and left out of the labels (with a warning) | as-written: align the score as it is.")] = "auto",
     skip_existing: SkipExisting = False,
     scheduler: Scheduler = None,
 ) -> None:
@@ -176,8 +177,10 @@ def align_cmd(
     The score is rendered with FluidSynth and a General MIDI soundfont; chroma and chroma-onset
     features of both sides (the recording's centred on its tuning) are aligned by
     multiresolution DTW, each onset is refined to the nearest strong onset of its pitches, and
-    every score note is carried to recording time. High alignment cost (a different piece,
-    mismatched repeats) is reported as a warning with the stretch of the recording concerned.
+    every score note is carried to recording time. A repeat the score writes out and the
+    recording plays once is left out (named in a warning). High alignment cost (a different
+    piece, a repeat the score lacks) is reported as a warning with the stretch of the recording
+    concerned.
 
     **Examples**
 
@@ -187,20 +190,21 @@ def align_cmd(
         chromatool align /shared/scores/ /shared/recordings/ -o /shared/labels/ --scheduler tcp://head:8786
     """
     from .align_batch import AlignTask, plan_align_tasks, run_align_tasks
-    from .alignment import SYNTHESES
+    from .alignment import REPEATS, SYNTHESES
     from .labels import LABEL_FORMATS
     from .render import can_render
 
     _local_or_cluster(jobs, scheduler)
     _choice(fmt, LABEL_FORMATS, "--format")
     _choice(synthesis, SYNTHESES, "--synthesis")
+    _choice(repeats, REPEATS, "--repeats")
     if synthesis == "auto" and not can_render():
         _stderr().print("[yellow]warning:[/yellow] FluidSynth or a soundfont is missing: aligning "
                         "against features made from the score's notes", highlight=False)
     tasks, skipped = plan_align_tasks([str(p) for p in inputs], output, fmt=fmt, feature_rate=feature_rate,
                                       synthesis=synthesis, soundfont=str(soundfont) if soundfont else None,
                                       overwrite=overwrite, tuning=_tuning(tuning), force=force,
-                                      skip_existing=skip_existing)
+                                      skip_existing=skip_existing, repeats=repeats)
     if len(tasks) + len(skipped) == 1:
         tasks = [AlignTask(**{**t.__dict__, "path_file": path_file, "plot": plot}) for t in tasks]
     elif path_file or plot:

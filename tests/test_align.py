@@ -160,3 +160,41 @@ def test_every_render_ends_with_all_sound_off():
     for inst in pm.instruments:
         off = [c for c in inst.control_changes if c.number == 120]
         assert len(off) == 1 and abs(off[0].time - (last + SILENCE_AFTER)) < 1e-6
+
+
+def test_repeat_the_recording_leaves_out_is_left_out(chorale, tmp_path):
+    """A score that writes a repeat out, against a performance that plays it once: the repeat is
+    found, left out of the labels with a warning, and the other notes land where they were
+    played; against a performance that plays it twice, nothing is left out."""
+    from chromatool.render import to_pretty_midi
+    from chromatool.repeats import find_repeats, write_out
+
+    if not can_render():
+        pytest.skip("FluidSynth is not installed")
+    cut = float(chorale.onset[np.searchsorted(chorale.onset, chorale.duration / 2)])
+    written = write_out(chorale, 0.0, cut)
+    assert find_repeats(written) == [find_repeats(written)[0]] and find_repeats(written)[0].left_out == (cut, 2 * cut)
+    once = synthesize(chorale.time_scaled(1.2))
+    a = align_notes(written, once)
+    assert a.left_out == [(cut, 2 * cut)]
+    assert len(a.notes) == len(chorale)  # the second pass is not labelled
+    err = np.abs(a.notes.onset - 1.2 * chorale.onset)
+    assert np.median(err) < 0.05 and np.mean(err < 0.1) > 0.9
+    assert any("leaves out the repeat" in w for w in a.warnings())
+    # a score time inside the left-out pass maps to where the performance skips it
+    assert abs(float(a.to_recording(cut + 2.0)) - float(a.to_recording(cut - 1e-3))) < 0.1
+    kept = align_notes(written, once, repeats="as-written")
+    assert kept.left_out == [] and len(kept.notes) == len(written)
+    twice = align_notes(written, synthesize(written.time_scaled(1.2)))
+    assert twice.left_out == [] and len(twice.notes) == len(written)
+    with pytest.raises(Exception, match="repeats must be one of"):
+        align_notes(written, once, repeats="never")
+    score, wav = tmp_path / "w.mid", tmp_path / "once.wav"
+    to_pretty_midi(written).write(str(score))
+    sf.write(wav, once, SR)
+    r = runner.invoke(app, ["align", str(score), str(wav), "-o", str(tmp_path / "l.csv")])
+    assert r.exit_code == 0, r.output
+    assert "leaves out the repeat" in r.stderr
+    assert len((tmp_path / "l.csv").read_text().splitlines()) == len(chorale) + 1
+    r = runner.invoke(app, ["align", str(score), str(wav), "-o", str(tmp_path / "m.csv"), "--repeats", "never"])
+    assert r.exit_code == 2 and "--repeats" in r.output
