@@ -34,14 +34,17 @@ mkdir -p "$RUNS"
 "$CT" dataset "$WORK/asap2" --asap ../shared/data/asap --pieces 60 --seed 13 --max-seconds 150 \
     --exclude "$WORK/piano-valid/bce.csv" --jobs 2 --skip-existing
 
-merge() {  # merge OUT DIR...: the DIRs' bce.csv in one manifest (paths relative to WORK)
-  local out=$1; shift
-  { head -1 "$WORK/$1/bce.csv"
-    for d in "$@"; do tail -n +2 "$WORK/$d/bce.csv" | sed "s|^audio/|$d/audio/|; s|,labels/|,$d/labels/|"; done
+merge() {  # merge OUT KIND DIR...: the DIRs' KIND.csv (bce, ctc) in one manifest (paths relative to WORK)
+  local out=$1 kind=$2; shift 2
+  { head -1 "$WORK/$1/$kind.csv"
+    for d in "$@"; do
+      tail -n +2 "$WORK/$d/$kind.csv" | sed "s|^audio/|$d/audio/|; s|,labels/|,$d/labels/|; s|,themes/|,$d/themes/|"
+    done
   } > "$WORK/$out"
 }
-merge all.csv scores asap        # the multipitch data: score renders and human piano performances
-merge all2.csv scores more asap2  # the deep chroma's second CE stage: ensembles and piano
+merge all.csv bce scores asap        # the multipitch data: score renders and human piano performances
+merge all2.csv bce scores more asap2  # the deep chroma's second CE stage: ensembles and piano
+merge ctc2.csv ctc scores more        # its CTC stage: the theme excerpts of all score renders
 
 stage() {  # stage NAME MINUTES ARGS...: train, or continue the stage's last state
   local name=$1 minutes=$2; shift 2
@@ -63,6 +66,8 @@ stage ce 120 --loss ce --init "$RUNS/melody.pt" --data "$WORK/scores/bce.csv"
 stage ctc 40 --loss ctc --init "$RUNS/ce.pt" --data "$WORK/scores/ctc.csv" --lr 3e-4
 # e. (session 13) CE again from stage c, on 3x the score renders and 60 human piano performances
 stage ce2 90 --loss ce --init "$RUNS/ce.pt" --data "$WORK/all2.csv" --lr 5e-4
+# f. (session 13) CTC from ce2 on the weak theme pairs of all score renders
+stage ctc2 40 --loss ctc --init "$RUNS/ce2.pt" --data "$WORK/ctc2.csv" --lr 3e-4
 # multipitch of Weiss et al.'s size (15 x 15 prefilter, 75-frame context: 48,061 parameters) on
 # the score renders and ASAP's human performances, bfloat16 autocast (2.2x faster, same loss)
 stage multipitch 300 --loss bce --arch multipitch --data "$WORK/all.csv" --precision bfloat16 \
