@@ -281,7 +281,7 @@ def align_notes(notes: NoteList, y: np.ndarray, *, feature_rate: float = D.ALIGN
     Cy = recording_cqt(y, feature_rate, cents)
     X, Y = (alignment_features(C, feature_rate, onsets=ONSET_SETTINGS[how]) for C in (Cx, Cy))
     pad = int(round(PAD_SECONDS * feature_rate))
-    folds = []
+    folds, written_chroma = [], X["chroma"]  # the plot shows the score as written
     if repeats == "auto":
         folds = choose_folds(notes, X["coarse"], Y["coarse"], feature_rate, pad_frames=pad)
     if folds:  # align the score as played: without the repeats the recording leaves out
@@ -295,7 +295,7 @@ def align_notes(notes: NoteList, y: np.ndarray, *, feature_rate: float = D.ALIGN
     keep = (wp[0] >= pad) & (wp[0] < Cx.shape[1] - pad)  # the path over the score itself
     path = np.stack([wp[0, keep] - pad, wp[1, keep]]) / feature_rate
     a = Alignment(notes, path, cost[keep], feature_rate, how, tuning=cents,
-                  score_chroma=X["chroma"][:, pad:-pad], audio_chroma=Y["chroma"])
+                  score_chroma=written_chroma[:, pad:-pad], audio_chroma=Y["chroma"])
     end_audio = y.size / D.SAMPLE_RATE
     on = a.to_recording(notes.onset)
     if refine:

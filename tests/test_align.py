@@ -192,9 +192,9 @@ def test_repeat_the_recording_leaves_out_is_left_out(chorale, tmp_path):
     score, wav = tmp_path / "w.mid", tmp_path / "once.wav"
     to_pretty_midi(written).write(str(score))
     sf.write(wav, once, SR)
-    r = runner.invoke(app, ["align", str(score), str(wav), "-o", str(tmp_path / "l.csv")])
+    r = runner.invoke(app, ["align", str(score), str(wav), "-o", str(tmp_path / "l.csv"), "--plot", str(tmp_path / "a.png")])
     assert r.exit_code == 0, r.output
-    assert "leaves out the repeat" in r.stderr
+    assert "leaves out the repeat" in r.stderr and (tmp_path / "a.png").stat().st_size > 10000
     assert len((tmp_path / "l.csv").read_text().splitlines()) == len(chorale) + 1
     r = runner.invoke(app, ["align", str(score), str(wav), "-o", str(tmp_path / "m.csv"), "--repeats", "never"])
     assert r.exit_code == 2 and "--repeats" in r.output
