@@ -204,17 +204,17 @@ def multiresolution_dtw(X: np.ndarray, Y: np.ndarray, *, X2: np.ndarray | None =
 
 
 def coarse_cost(X: np.ndarray, Y: np.ndarray, *, factor: int | None = None,
-                max_cells: int = MAX_COARSE_CELLS // 4) -> tuple[float, np.ndarray, int]:
+                max_cells: int = MAX_COARSE_CELLS // 4) -> tuple[float, int]:
     """Full DTW of X (d, N) and Y (d, M) averaged down by ``factor`` (by default the smallest
     power of two that leaves at most ``max_cells`` cells): the summed local cost along the path
-    (the path's total cost with unit step weights), the path at that level and the factor — a
-    quick comparison of two versions of one side against the other (at one factor)."""
+    (its total cost with unit step weights) and the factor — a quick comparison of two versions
+    of one side against the other (at one factor)."""
     if factor is None:
         factor = 1
         while (X.shape[1] / factor) * (Y.shape[1] / factor) > max_cells:
             factor *= 2
     Xf, Yf = downsample(X, factor).astype(np.float64), downsample(Y, factor).astype(np.float64)
     N, M = Xf.shape[1], Yf.shape[1]
-    pn, pm, pc = _banded_dtw(Xf, Yf, np.zeros((1, N)), np.zeros((1, M)), 0.0, np.zeros(N, dtype=np.int64),
-                             np.full(N, M - 1, dtype=np.int64), 1.0, 1.0, 1.0)
-    return float(pc.sum()), np.stack([pn, pm]), factor
+    _, _, pc = _banded_dtw(Xf, Yf, np.zeros((1, N)), np.zeros((1, M)), 0.0, np.zeros(N, dtype=np.int64),
+                           np.full(N, M - 1, dtype=np.int64), 1.0, 1.0, 1.0)
+    return float(pc.sum()), factor

@@ -48,12 +48,12 @@ class Repeat:
 
 
 def _onset_signatures(notes: NoteList) -> tuple[np.ndarray, list[tuple[int, ...]]]:
-    q = np.round(notes.onset / ONSET_TOLERANCE).astype(np.int64)
-    times, inverse = np.unique(q, return_inverse=True)
-    sigs: list[list[int]] = [[] for _ in times]
+    """Distinct onsets (in units of ONSET_TOLERANCE) and the pitches starting at each."""
+    q, inverse = np.unique(np.round(notes.onset / ONSET_TOLERANCE).astype(np.int64), return_inverse=True)
+    sigs: list[set[int]] = [set() for _ in q]
     for k, p in zip(inverse, notes.pitch):
-        sigs[k].append(int(p))
-    return times * ONSET_TOLERANCE, [tuple(sorted(set(s))) for s in sigs]
+        sigs[k].add(int(p))
+    return q, [tuple(sorted(x)) for x in sigs]
 
 
 def find_repeats(notes: NoteList, *, min_seconds: float = MIN_REPEAT_SECONDS,
@@ -71,18 +71,17 @@ def find_repeats(notes: NoteList, *, min_seconds: float = MIN_REPEAT_SECONDS,
     """
     if len(notes) == 0:
         return []
-    times, sigs = _onset_signatures(notes)
-    q = np.round(times / ONSET_TOLERANCE).astype(np.int64)
+    q, sigs = _onset_signatures(notes)
     index = {(int(k), s) for k, s in zip(q, sigs)}
-    by_sig: dict[tuple[int, ...], list[float]] = {}
-    for t, s in zip(times, sigs):
-        by_sig.setdefault(s, []).append(t)
+    by_sig: dict[tuple[int, ...], list[int]] = {}
+    for k, s in zip(q, sigs):
+        by_sig.setdefault(s, []).append(int(k))
     votes: dict[int, int] = {}
-    for ts in by_sig.values():
-        a = np.array(ts)
+    for ks in by_sig.values():
+        a = np.array(ks)
         if a.size > 200:  # a very common chord: its pairs say little and cost much
             a = a[:: int(np.ceil(a.size / 200))]
-        d = np.round((a[None, :] - a[:, None]) / ONSET_TOLERANCE).astype(np.int64)
+        d = a[None, :] - a[:, None]
         for k, c in zip(*np.unique(d[d * ONSET_TOLERANCE >= min_seconds], return_counts=True)):
             votes[int(k)] = votes.get(int(k), 0) + int(c)
     near = {k: sum(votes.get(k + j, 0) for j in (-1, 0, 1)) for k in votes}  # rounding splits a shift's votes
@@ -102,8 +101,8 @@ def find_repeats(notes: NoteList, *, min_seconds: float = MIN_REPEAT_SECONDS,
         i0, i1 = best
         if i1 - i0 < min_onsets:
             continue
-        start = float(times[i0])
-        end = float(times[i1]) if i1 < times.size else float(notes.offset.max())
+        start = float(q[i0] * ONSET_TOLERANCE)
+        end = float(q[i1] * ONSET_TOLERANCE) if i1 < q.size else float(notes.offset.max())
         shift = k * ONSET_TOLERANCE
         if end - start < min_seconds or not end - start - ONSET_TOLERANCE <= shift <= MAX_SHIFT_RATIO * (end - start):
             continue
@@ -117,21 +116,15 @@ def find_repeats(notes: NoteList, *, min_seconds: float = MIN_REPEAT_SECONDS,
 def write_out(notes: NoteList, start: float, end: float) -> NoteList:
     """The score with its seconds ``[start, end)`` played twice, as a repeat sign would have them
     (notes starting there, a second time right after; later notes ``end - start`` later)."""
-    from dataclasses import fields
-
-    shift = end - start
-    first = notes.select(notes.onset < end)
-    first = replace(first, offset=np.minimum(first.offset, end))
-    second = notes.select((notes.onset >= start) & (notes.onset < end))
-    second = replace(second, onset=second.onset + shift, offset=np.minimum(second.offset, end) + shift)
-    rest = notes.select(notes.onset >= end)
-    rest = replace(rest, onset=rest.onset + shift, offset=rest.offset + shift)
-    parts = (first, second, rest)
-    cols = {f.name: (tuple(v for p in parts for v in getattr(p, f.name)) if f.name == "note_value"
-                     else np.concatenate([getattr(p, f.name) for p in parts]))
-            for f in fields(NoteList) if isinstance(getattr(notes, f.name), (np.ndarray, tuple))
-            and f.name != "part_names"}
-    return replace(notes, **cols)
+    before = np.flatnonzero(notes.onset < end)
+    again = np.flatnonzero((notes.onset >= start) & (notes.onset < end))
+    out = notes.select(np.concatenate([before, again, np.flatnonzero(notes.onset >= end)]))
+    n = before.size + again.size
+    on, off = out.onset.copy(), out.offset.copy()
+    off[:n] = np.minimum(off[:n], end)  # both passes end where the repeat does
+    on[before.size:] += end - start
+    off[before.size:] += end - start
+    return replace(out, onset=on, offset=off)
 
 
 def _overlap(a: Repeat, b: Repeat) -> bool:
@@ -175,11 +168,11 @@ def choose_folds(notes: NoteList, X: np.ndarray, Y: np.ndarray, feature_rate: fl
     candidates = find_repeats(notes)
     if not candidates:
         return []
-    cost, _, factor = coarse_cost(X, Y)
+    cost, factor = coarse_cost(X, Y)
     chosen: list[Repeat] = []
     for r in candidates:
         trial = chosen + [r]
-        c, _, _ = coarse_cost(X[:, score_frames_kept(X.shape[1], trial, feature_rate, pad_frames)], Y,
+        c, _ = coarse_cost(X[:, score_frames_kept(X.shape[1], trial, feature_rate, pad_frames)], Y,
                               factor=factor)
         a, b = r.left_out
         if (cost - c) / max((b - a) * feature_rate / factor, 1.0) >= min_gain:

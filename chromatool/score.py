@@ -83,8 +83,9 @@ class NoteList:
         return float(self.offset.max()) if len(self) else 0.0
 
     def select(self, mask: np.ndarray) -> "NoteList":
-        """A NoteList of the notes where ``mask`` is true."""
-        idx = np.flatnonzero(mask)
+        """A NoteList of the notes where ``mask`` is true (or at integer indices, in their order)."""
+        mask = np.asarray(mask)
+        idx = np.flatnonzero(mask) if mask.dtype == bool else mask.astype(np.int64)
         return replace(
             self,
             onset=self.onset[idx], offset=self.offset[idx], pitch=self.pitch[idx],
