@@ -89,6 +89,12 @@ def asap_theme_rows(folder: Path) -> list[dict]:
     return rows
 
 
+def opus(name: str) -> str:
+    """The opus number in a theme's or recording's name (MTD0815_Beethoven_Op002No2-01 → 2)."""
+    m = re.search(r"Op0*(\d+)", name)
+    return m.group(1) if m else name
+
+
 def ranks_of(hits) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for h in hits:
@@ -96,21 +102,8 @@ def ranks_of(hits) -> dict[str, dict[str, int]]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("set", type=Path, help="folder written by `chromatool dataset`")
-    ap.add_argument("--model", action="append", default=[],
-                    help="ctc-chroma model file to test, repeatable (default: the packaged one)")
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--max-docs", type=int, default=None, help="a random subset of the renders (seed 0)")
-    ap.add_argument("--asap", action="store_true", help="the set is ASAP performances (see above)")
-    ap.add_argument("--models-only", action="store_true",
-                    help="skip the hand-made and the authors' rows (quick checks during training)")
-    args = ap.parse_args()
-
-    from chromatool.evaluation import retrieval_scores
-    from chromatool.retrieval import retrieve
-
+def set_documents(args: argparse.Namespace) -> tuple[list[dict], list[Path]]:
+    """The set's theme rows and its renders (a random subset of ``--max-docs``)."""
     if args.asap:
         rows = asap_theme_rows(args.set)
     else:
@@ -120,6 +113,15 @@ def main() -> None:
     if args.max_docs and len(docs) > args.max_docs:
         docs = [docs[i] for i in sorted(np.random.default_rng(0).choice(len(docs), args.max_docs, replace=False))]
         rows = [r for r in rows if args.set / r["audio"] in docs]
+    return rows, docs
+
+
+def evaluate_set(args: argparse.Namespace, runs: list[tuple[str, str, str | None]]) -> None:
+    """Each run's retrieval figures on the rendered set (its themes against its renders)."""
+    from chromatool.evaluation import retrieval_scores
+    from chromatool.retrieval import retrieve
+
+    rows, docs = set_documents(args)
     tmp = Path(tempfile.mkdtemp(prefix="chromatool-bench-"))
     (tmp / "queries").mkdir()
     queries = []
@@ -134,6 +136,31 @@ def main() -> None:
 
     minutes = sum(sf.info(str(d)).duration for d in docs) / 60
     print(f"set {args.set}: {len(docs)} documents ({minutes:.0f} min), {len(queries)} queries")
+    print(f"{'features':<36}{'top-1':>7}{'top-5':>7}{'top-10':>8}{'MRR':>7}{'seconds':>9}")
+    for label, feat, model in runs:
+        t = time.perf_counter()
+        res = retrieve(queries, docs, features=feat, model=model, top=len(docs),
+                       cache_root=str(tmp / "cache"), jobs=args.jobs)
+        s = retrieval_scores(ranks_of(res.hits), truth).mean
+        print(f"{label:<36}{s['top-1']:>7.3f}{s['top-5']:>7.3f}{s['top-10']:>8.3f}{s['mrr']:>7.3f}"
+              f"{time.perf_counter() - t:>9.1f}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("set", type=Path, help="folder written by `chromatool dataset`")
+    ap.add_argument("--model", action="append", default=[],
+                    help="ctc-chroma model file to test, repeatable (default: the packaged one)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--max-docs", type=int, default=None, help="a random subset of the renders (seed 0)")
+    ap.add_argument("--asap", action="store_true", help="the set is ASAP performances (see above)")
+    ap.add_argument("--real-only", action="store_true", help="only the real recordings' themes")
+    ap.add_argument("--models-only", action="store_true",
+                    help="skip the hand-made and the authors' rows (quick checks during training)")
+    args = ap.parse_args()
+
+    from chromatool.retrieval import retrieve
+
     tmp = Path(tempfile.mkdtemp(prefix="chromatool-bench-"))
     from chromatool.deep import packaged_models
 
@@ -146,22 +173,21 @@ def main() -> None:
     peer = None if args.models_only else peer_checkpoint(tmp)
     if peer is not None:
         runs.append(("authors' weights (Zalkow 2020 v1)", "deep", str(peer)))
-    print(f"{'features':<36}{'top-1':>7}{'top-5':>7}{'top-10':>8}{'MRR':>7}{'seconds':>9}")
-    for label, feat, model in runs:
-        t = time.perf_counter()
-        res = retrieve(queries, docs, features=feat, model=model, top=len(docs),
-                       cache_root=str(tmp / "cache"), jobs=args.jobs)
-        s = retrieval_scores(ranks_of(res.hits), truth).mean
-        print(f"{label:<36}{s['top-1']:>7.3f}{s['top-5']:>7.3f}{s['top-10']:>8.3f}{s['mrr']:>7.3f}"
-              f"{time.perf_counter() - t:>9.1f}", flush=True)
+    if not args.real_only:
+        evaluate_set(args, runs)
     if (REAL / "musopen").exists():
-        print("\nreal recordings (rank of the right recording among the two Musopen ones):")
         themes = sorted((REAL / "mtd_themes").glob("*.csv"))
+        pool = sorted((REAL / "musopen").glob("*.wav")) + set_documents(args)[1]
+        print(f"\nreal MTD themes against the two Musopen recordings and the set's {len(pool) - 2} renders:")
         for label, feat, model in runs:
-            res = retrieve(themes, [REAL / "musopen"], features=feat, model=model, top=2,
-                           cache_root=str(tmp / "cache"), jobs=1)
-            first = {Path(h.query).stem.split("_", 4)[-1]: (Path(h.doc).stem, h.cost) for h in res.hits if h.rank == 1}
-            print(f"  {label:<36}" + "  ".join(f"{q}: {d} ({c:.3f})" for q, (d, c) in sorted(first.items())))
+            res = retrieve(themes, pool, features=feat, model=model, top=len(pool),
+                           cache_root=str(tmp / "cache"), jobs=args.jobs)
+            rank = {Path(h.query).stem.split("_", 3)[-1]: h.rank for h in res.hits
+                    if opus(Path(h.query).stem.split("_", 3)[-1]) == opus(Path(h.doc).stem)
+                    and Path(h.doc).parent == REAL / "musopen"}
+            right = sum(r == 1 for r in rank.values())
+            print(f"  {label:<36}{right} of {len(themes)} at rank 1  (ranks "
+                  + ", ".join(f"{q.split('_')[0]}: {r}" for q, r in sorted(rank.items())) + ")")
 
 
 if __name__ == "__main__":
