@@ -177,8 +177,9 @@ def main() -> None:
         evaluate_set(args, runs)
     if (REAL / "musopen").exists():
         themes = sorted((REAL / "mtd_themes").glob("*.csv"))
-        pool = sorted((REAL / "musopen").glob("*.wav")) + set_documents(args)[1]
-        print(f"\nreal MTD themes against the two Musopen recordings and the set's {len(pool) - 2} renders:")
+        real = sorted((REAL / "musopen").glob("*.wav")) + sorted((REAL / "chopin_op10-3").glob("*.wav"))
+        pool = real + set_documents(args)[1]
+        print(f"\nreal MTD themes against {len(real)} real recordings and the set's {len(pool) - len(real)} renders:")
         for label, feat, model in runs:
             res = retrieve(themes, pool, features=feat, model=model, top=len(pool),
                            cache_root=str(tmp / "cache"), jobs=args.jobs)
