@@ -10,11 +10,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-${TMPDIR:-/tmp}/chromatool-cross-version}
-RUNS=${2:-runs/cross-version-v3}
+RUNS=${2:-runs/cross-version-v5}
 CT=${CHROMATOOL:-.venv/bin/chromatool}
-MINUTES=${MINUTES:-30}
+MINUTES=${MINUTES:-40}
 mkdir -p "$RUNS"
-"$CT" dataset "$WORK/train" --composers bach,palestrina,handel,corelli,josquin --pieces ${PIECES:-160} \
+"$CT" dataset "$WORK/train" --composers bach,palestrina,handel,corelli,josquin --pieces ${PIECES:-320} \
     --versions 3 --max-seconds 90 --excerpts 0 --seed 21 --jobs 2 --skip-existing
 "$CT" dataset "$WORK/test" --composers monteverdi,cpebach,trecento,lusitano,ciconia --pieces 100 \
     --versions 2 --max-seconds 90 --excerpts 0 --seed 22 --jobs 2 --skip-existing

@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-${TMPDIR:-/tmp}/chromatool-cross-version}
-FROM=${2:-runs/cross-version-v3}
-RUNS=${3:-runs/cross-version-v4}
+FROM=${2:-runs/cross-version-v5}
+RUNS=${3:-runs/cross-version-v6}
 CT=${CHROMATOOL:-.venv/bin/chromatool}
 ASAP=../shared/data/asap
 MINUTES=${MINUTES:-15}
