@@ -5,7 +5,9 @@ renders are the documents, its top-voice theme excerpts (6–14 s) the queries, 
 query's own render is the relevant document. Rows: hand-made chroma (CQT, STFT), the shipped
 ctc-chroma model, and, when ../shared/peers is present, the authors' published weights run
 through the very same chromatool pipeline (converted to a checkpoint in a temporary folder;
-they are never shipped). Also: the ranks of the two real Musopen recordings for their MTD themes.
+they are never shipped). Also (``--real-only`` for this alone): the rank of the right Musopen
+recording for each of the three real MTD themes, among the four real recordings of
+../shared/data and the set's renders as distractors.
 
     chromatool dataset /tmp/ct_valid --composers beethoven,monteverdi --pieces 200 --seed 1 -j 2
     python benchmarks/deep_retrieval.py /tmp/ct_valid [--model PATH ...]
