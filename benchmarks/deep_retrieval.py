@@ -118,12 +118,12 @@ def set_documents(args: argparse.Namespace) -> tuple[list[dict], list[Path]]:
     return rows, docs
 
 
-def evaluate_set(args: argparse.Namespace, runs: list[tuple[str, str, str | None]]) -> None:
+def evaluate_set(args: argparse.Namespace, rows: list[dict], docs: list[Path],
+                 runs: list[tuple[str, str, str | None]]) -> None:
     """Each run's retrieval figures on the rendered set (its themes against its renders)."""
     from chromatool.evaluation import retrieval_scores
     from chromatool.retrieval import retrieve
 
-    rows, docs = set_documents(args)
     tmp = Path(tempfile.mkdtemp(prefix="chromatool-bench-"))
     (tmp / "queries").mkdir()
     queries = []
@@ -175,12 +175,13 @@ def main() -> None:
     peer = None if args.models_only else peer_checkpoint(tmp)
     if peer is not None:
         runs.append(("authors' weights (Zalkow 2020 v1)", "deep", str(peer)))
+    rows, docs = set_documents(args)
     if not args.real_only:
-        evaluate_set(args, runs)
+        evaluate_set(args, rows, docs, runs)
     if (REAL / "musopen").exists():
         themes = sorted((REAL / "mtd_themes").glob("*.csv"))
         real = sorted((REAL / "musopen").glob("*.wav")) + sorted((REAL / "chopin_op10-3").glob("*.wav"))
-        pool = real + set_documents(args)[1]
+        pool = real + docs
         print(f"\nreal MTD themes against {len(real)} real recordings and the set's {len(pool) - len(real)} renders:")
         for label, feat, model in runs:
             res = retrieve(themes, pool, features=feat, model=model, top=len(pool),

@@ -173,7 +173,7 @@ def choose_folds(notes: NoteList, X: np.ndarray, Y: np.ndarray, feature_rate: fl
     for r in candidates:
         trial = chosen + [r]
         c, _ = coarse_cost(X[:, score_frames_kept(X.shape[1], trial, feature_rate, pad_frames)], Y,
-                              factor=factor)
+                           factor=factor)
         a, b = r.left_out
         if (cost - c) / max((b - a) * feature_rate / factor, 1.0) >= min_gain:
             chosen, cost = trial, c
