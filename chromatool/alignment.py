@@ -5,8 +5,9 @@ synthesizer), with a second of silence on either side. Both sides get log-compre
 chroma (silent frames set apart) and decaying chroma onsets at the alignment feature rate, the
 recording's CQT centred on its estimated tuning. Multiresolution DTW aligns them: quantised
 (CENS-like) chroma and onsets at the coarse levels, chroma and onsets at the finest, inside a
-band that widens where a coarser path is unsure. Every score onset is then refined to the
-strongest onset of its own pitches near where the path put it (:mod:`chromatool.refine`); the
+band that widens where a coarser path is unsure. Every score onset is then moved to an onset
+of its own pitches near where the path put it, chosen for all onsets at once so that the local
+tempo stays steady (:mod:`chromatool.refine`); the
 refined onsets and the path make the time map that carries every note, beat or time to the
 recording. The local cost along the path tells where an alignment is doubtful. Without
 FluidSynth, the score side's features are made from the note list itself.
@@ -258,7 +259,7 @@ def align_notes(notes: NoteList, y: np.ndarray, *, feature_rate: float = D.ALIGN
     synthesis : "auto" (FluidSynth when installed), "fluidsynth" or "notes"
     soundfont : the score render's soundfont (the first General MIDI one found by default)
     tuning : the recording's deviation from A440 in cents, or "auto" to estimate it
-    refine : move each onset to the strongest onset of its pitches near the path
+    refine : move each onset to an onset of its pitches near the path
     force : align even when the durations are too far apart to be one piece
     repeats : "auto": a written-out repeat the recording plays once is left out (its notes are
         not labelled); "as-written": the score is aligned as it is

@@ -176,11 +176,11 @@ def align_cmd(
 
     The score is rendered with FluidSynth and a General MIDI soundfont; chroma and chroma-onset
     features of both sides (the recording's centred on its tuning) are aligned by
-    multiresolution DTW, each onset is refined to the nearest strong onset of its pitches, and
-    every score note is carried to recording time. A repeat the score writes out and the
-    recording plays once is left out (named in a warning). High alignment cost (a different
-    piece, a repeat the score lacks) is reported as a warning with the stretch of the recording
-    concerned.
+    multiresolution DTW, each onset is moved to an onset of its pitches nearby (chosen for all
+    notes at once, keeping a steady pulse), and every score note is carried to recording time.
+    A repeat the score writes out and the recording plays once is left out (named in a
+    warning). High alignment cost (a different piece, a repeat the score lacks) is reported as a
+    warning with the stretch of the recording concerned.
 
     **Examples**
 

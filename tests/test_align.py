@@ -198,3 +198,24 @@ def test_repeat_the_recording_leaves_out_is_left_out(chorale, tmp_path):
     assert len((tmp_path / "l.csv").read_text().splitlines()) == len(chorale) + 1
     r = runner.invoke(app, ["align", str(score), str(wav), "-o", str(tmp_path / "m.csv"), "--repeats", "never"])
     assert r.exit_code == 2 and "--repeats" in r.output
+
+
+def test_refinement_keeps_the_pulse_against_a_stronger_neighbouring_onset(tmp_path):
+    """Five C4s every 0.5 s; a louder C4 120 ms before the third one, nearer the path: the
+    strongest peak alone would take it, the tempo-aware choice keeps the steady pulse."""
+    from chromatool.refine import refine_onset_groups
+    from chromatool.score import read_score
+
+    path = tmp_path / "notes.csv"
+    path.write_text("Start;Duration;Pitch\n" + "".join(f"{0.5 * i};0.4;60\n" for i in range(5)))
+    notes = read_score(path)
+    fr, truth = 50.0, 0.3 + 0.5 * np.arange(5)
+    C = np.zeros((216, 200), np.float32)
+    row = (60 - 24) * 3 + 1
+    for t, amp in [*[(t, 1.0) for t in truth if abs(t - 1.3) > 0.01], (1.3, 0.05), (1.18, 1.0)]:
+        C[row, int(round(t * fr)):int(round(t * fr)) + 5] = amp
+    path_times = truth.copy()
+    path_times[2] = 1.22
+    on, anchors = refine_onset_groups(notes, path_times, C, fr)
+    assert np.allclose(on, truth, atol=0.02), on
+    assert anchors.shape == (2, 5)
