@@ -38,8 +38,8 @@ TEMPO_SLACK_SECONDS: float = 0.1
 #: Measured (benchmarks/align_eval.py, within 100 ms and median, smooth / expressive / ASAP):
 #: 99.5 % (16.8 ms) / 96.6 % (19.8 ms) / 92.7 % (10.2 ms), against 99.2 % (18.1 ms) / 96.2 %
 #: (21.0 ms) / 92.7 % (10.4 ms) for each group's strongest peak alone (window 0.12 s, prior
-#: 0.06 s) with outliers among neighbours moved back; tempo weight 1: 99.3 / 96.5 / 92.6 %,
-#: 2: 99.5 / 96.3 / 92.7 %.
+#: 0.06 s) with outliers among neighbours moved back; tempo weight 0: 98.9 / 96.5 / 92.6 %,
+#: 1: 99.3 / 96.5 / 92.6 %, 2: 99.4 / 96.6 / 92.7 %; window 0.12 s: 99.5 / 96.3 / 92.7 %.
 #: Log compression of the semitone energies whose rise is the onset strength.
 ONSET_GAMMA: float = 1000.0
 #: Semitone offsets of the partials that announce a note (fundamental, octave, twelfth) and
