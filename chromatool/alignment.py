@@ -7,9 +7,8 @@ recording's CQT centred on its estimated tuning. Multiresolution DTW aligns them
 (CENS-like) chroma and onsets at the coarse levels, chroma and onsets at the finest, inside a
 band that widens where a coarser path is unsure. Every score onset is then moved to an onset
 of its own pitches near where the path put it, chosen for all onsets at once so that the local
-tempo stays steady (:mod:`chromatool.refine`); the
-refined onsets and the path make the time map that carries every note, beat or time to the
-recording. The local cost along the path tells where an alignment is doubtful. Without
+tempo stays steady (:mod:`chromatool.refine`); the refined onsets and the path make the time
+map that carries every note, beat or time to the recording. The local cost along the path tells where an alignment is doubtful. Without
 FluidSynth, the score side's features are made from the note list itself.
 """
 

@@ -33,13 +33,13 @@ MIN_RELATIVE_STRENGTH: float = 0.25
 NO_ONSET_COST: float = 1.0
 #: Cost per unit change of the log local tempo between consecutive groups; both intervals get
 #: TEMPO_SLACK_SECONDS added first, so grace notes and spread chords do not dominate.
-TEMPO_WEIGHT: float = 3.0
-TEMPO_SLACK_SECONDS: float = 0.1
 #: Measured (benchmarks/align_eval.py, within 100 ms and median, smooth / expressive / ASAP):
 #: 99.5 % (16.8 ms) / 96.6 % (19.8 ms) / 92.7 % (10.2 ms), against 99.2 % (18.1 ms) / 96.2 %
 #: (21.0 ms) / 92.7 % (10.4 ms) for each group's strongest peak alone (window 0.12 s, prior
 #: 0.06 s) with outliers among neighbours moved back; tempo weight 0: 98.9 / 96.5 / 92.6 %,
 #: 1: 99.3 / 96.5 / 92.6 %, 2: 99.4 / 96.6 / 92.7 %; window 0.12 s: 99.5 / 96.3 / 92.7 %.
+TEMPO_WEIGHT: float = 3.0
+TEMPO_SLACK_SECONDS: float = 0.1
 #: Log compression of the semitone energies whose rise is the onset strength.
 ONSET_GAMMA: float = 1000.0
 #: Semitone offsets of the partials that announce a note (fundamental, octave, twelfth) and
@@ -88,7 +88,7 @@ def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, featu
     >>> notes = read_score(path)
     >>> C = np.zeros((216, 100), np.float32)
     >>> for t, p in [(0.30, 60), (0.82, 64), (1.30, 67)]:  # the notes start at these seconds
-    ...     C[(p - 24) * 3 + 1, int(t * 50):] = 1.0
+    ...     C[(p - 24) * 3 + 1, int(t * 50):] = 1.0  # centre bin of pitch p (C1 = MIDI 24)
     >>> on, anchors = refine_onset_groups(notes, np.array([0.36, 0.76, 1.25]), C, 50.0)
     >>> on.round(2).tolist()
     [0.3, 0.82, 1.3]
@@ -142,8 +142,8 @@ def _peaks(O: np.ndarray, pitches: np.ndarray, centre: float, window: float, fea
     frac = np.zeros(j.size)  # parabolic peak position between frames
     inner = (j > 0) & (j < s.size - 1)
     y0, y1, y2 = s[j[inner] - 1], s[j[inner]], s[j[inner] + 1]
-    den = y0 - 2 * y1 + y2
-    frac[inner] = np.where(den < 0, np.clip(0.5 * (y0 - y2) / np.where(den < 0, den, -1.0), -0.5, 0.5), 0.0)
+    den = np.minimum(y0 - 2 * y1 + y2, 0.0)  # a peak's curvature; 0 where flat: no shift
+    frac[inner] = np.clip(0.5 * (y0 - y2) / np.where(den < 0, den, -np.inf), -0.5, 0.5)
     return (a + j + frac) / feature_rate, s[j] / ref
 
 
