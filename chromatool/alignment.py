@@ -8,8 +8,9 @@ recording's CQT centred on its estimated tuning. Multiresolution DTW aligns them
 band that widens where a coarser path is unsure. Every score onset is then moved to an onset
 of its own pitches near where the path put it, chosen for all onsets at once so that the local
 tempo stays steady (:mod:`chromatool.refine`); the refined onsets and the path make the time
-map that carries every note, beat or time to the recording. The local cost along the path tells where an alignment is doubtful. Without
-FluidSynth, the score side's features are made from the note list itself.
+map that carries every note, beat or time to the recording. The local cost along the path
+tells where an alignment is doubtful. Without FluidSynth, the score side's features are made
+from the note list itself.
 """
 
 from __future__ import annotations
