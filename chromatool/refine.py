@@ -155,7 +155,7 @@ def _viterbi(T: np.ndarray, U: np.ndarray, score_t: np.ndarray, feature_rate: fl
     G, K = T.shape
     gap = 0.5 / feature_rate
 
-    def order(t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    def order(t0: np.ndarray, t1: np.ndarray) -> np.ndarray:  # within half a frame: allowed, at a cost
         return np.where(t1 >= t0 + gap, 0.0, np.where(t1 >= t0, 2.0, _FORBIDDEN))
 
     def log_tempo(t0: np.ndarray, t1: np.ndarray, g: int) -> np.ndarray:
@@ -165,14 +165,16 @@ def _viterbi(T: np.ndarray, U: np.ndarray, score_t: np.ndarray, feature_rate: fl
     if G == 1:
         return np.array([int(np.argmin(U[0]))])
     cost = U[0][:, None] + U[1][None, :] + order(T[0][:, None], T[1][None, :])  # (i at g-1, j at g)
+    before = log_tempo(T[0][:, None], T[1][None, :], 1)  # the tempo of each state (i, j)
     backs = []
     for g in range(2, G):
-        before = log_tempo(T[g - 2][:, None, None], T[g - 1][None, :, None], g - 1)
-        now = log_tempo(T[g - 1][None, :, None], T[g][None, None, :], g)
-        total = cost[:, :, None] + TEMPO_WEIGHT * np.abs(now - before) + order(T[g - 1][None, :, None], T[g][None, None, :])
+        now = log_tempo(T[g - 1][:, None], T[g][None, :], g)  # (j at g-1, k at g)
+        total = (cost[:, :, None] + TEMPO_WEIGHT * np.abs(now[None] - before[:, :, None])
+                 + order(T[g - 1][:, None], T[g][None, :])[None])
         back = np.argmin(total, axis=0)  # (j at g-1, k at g): best i at g-2
         cost = np.take_along_axis(total, back[None], axis=0)[0] + U[g][None, :]
         backs.append(back)
+        before = now
     choice = np.zeros(G, dtype=int)
     choice[-2], choice[-1] = np.unravel_index(int(np.argmin(cost)), cost.shape)
     for g in range(G - 1, 1, -1):
