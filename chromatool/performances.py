@@ -133,7 +133,9 @@ def render_performance(task) -> dict[str, list[dict]]:
     audio, labels = Path("audio") / f"{task.name}.flac", Path("labels") / f"{task.name}.csv"
     sf.write(task.out / audio, y, D.SAMPLE_RATE, subtype="PCM_16")
     (task.out / labels).write_text(labels_csv(notes))
-    rows = {"ctc": [], "bce": [{"audio": str(audio), "labels": str(labels), "group": group}]}
+    ctc = [{**row, "audio": str(audio), "group": group} for row in
+           score_excerpts(task, shift, lambda t: t / speed + lead, np.random.default_rng([task.seed, 1]))]
+    rows = {"ctc": ctc, "bce": [{"audio": str(audio), "labels": str(labels), "group": group}]}
     if task.piece:  # a version of its piece: the beats give its time map
         score_t, perf_t = beat_map(task.score, s.max_duration)
         (task.out / "paths").mkdir(exist_ok=True)
@@ -145,6 +147,35 @@ def render_performance(task) -> dict[str, list[dict]]:
                              "labels": str(gm), "group": group}]
     _rows_path(task).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(_rows_path(task), lambda f: json.dump(rows, f), mode="w")
+    return rows
+
+
+def score_excerpts(task, shift: int, to_audio, rng: np.random.Generator) -> list[dict]:
+    """Theme-like excerpts of a rendered performance for ``train --loss ctc``: the top voice of
+    the piece's ``midi_score.mid`` (the right hand's skyline, as a theme book writes it), placed
+    in the render through the annotated beats (``to_audio`` maps performance seconds to the
+    render's); each excerpt's notes go to ``themes/``, untransposed, and its row gives the
+    excerpt's seconds in the render and the render's transposition ``shift``."""
+    from .dataset import _excerpts, _write_theme
+    from .score import read_score
+
+    perf = Path(task.score)
+    try:
+        score_t, perf_t = beat_map(perf, task.settings.max_duration)
+        top = read_score(perf.parent / "midi_score.mid").top_voice()
+    except (ScoreError, OSError):
+        return []  # no annotations or score beside the performance: bce labels only
+    top = top.select((top.onset >= score_t[0]) & (top.offset <= score_t[-1]))
+    if not len(top):
+        return []
+    top = replace(top, onset=to_audio(np.interp(top.onset, score_t, perf_t)),
+                  offset=to_audio(np.interp(top.offset, score_t, perf_t)))
+    (task.out / "themes").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for k, (t0, t1) in enumerate(_excerpts(top, task.settings, rng)):
+        theme = Path("themes") / f"{task.name}_{k}.csv"
+        _write_theme(task.out / theme, top.select((top.onset >= t0) & (top.onset < t1)), t0)
+        rows.append({"start": f"{t0:.3f}", "end": f"{t1:.3f}", "theme": str(theme), "transpose": shift})
     return rows
 
 

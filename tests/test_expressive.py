@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import os
 from dataclasses import replace
 
@@ -237,7 +239,7 @@ def test_asap_performances_render_with_pedal_sustained_labels(tmp_path):
     r = runner.invoke(app, ["dataset", str(tmp_path / "p"), "--asap", str(root), "--pieces", "1", "--seed", "1"])
     assert r.exit_code == 0, r.output
     rows = (tmp_path / "p" / "bce.csv").read_text().splitlines()
-    assert len(rows) == 2 and (tmp_path / "p" / "ctc.csv").read_text().count("\n") == 1
+    assert len(rows) == 2
     audio, labels, group = rows[1].split(",")
     assert "/" in group  # composer-level piece folder: all performances of a piece in one split
     notes = read_labels(tmp_path / "p" / labels)
@@ -247,3 +249,12 @@ def test_asap_performances_render_with_pedal_sustained_labels(tmp_path):
     held = np.sort(notes.offset - notes.onset)
     keys = np.sort([n.end - n.start for n in raw])
     assert held.mean() > keys.mean()  # the pedal sustains notes beyond their key release
+    # theme excerpts from the score's top voice, placed through the beats: the played notes
+    with open(tmp_path / "p" / "ctc.csv", newline="") as f:
+        excerpts = list(csv.DictReader(f))
+    assert excerpts
+    for e in excerpts:
+        theme = np.loadtxt(tmp_path / "p" / e["theme"], delimiter=";", skiprows=1, ndmin=2)
+        onsets, pitches = float(e["start"]) + theme[:, 0], theme[:, 2].astype(int) + int(e["transpose"])
+        near = [np.any((notes.pitch == p) & (np.abs(notes.onset - t) < 0.15)) for t, p in zip(onsets, pitches)]
+        assert np.mean(near) > 0.8, e
