@@ -151,6 +151,8 @@ def _excerpts(top, settings: RenderSettings, rng: np.random.Generator) -> list[t
         t1 = float(top.offset[sel].max())
         if any(a < t1 and t0 < b for a, b in out):
             continue  # keep excerpts disjoint
+        if sel.sum() > (t1 - t0) * D.FEATURE_RATE / 2:
+            continue  # more notes than a CTC path through its frames can hold (a fast run)
         out.append((t0, t1))
     return out
 

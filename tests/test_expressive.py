@@ -258,3 +258,18 @@ def test_asap_performances_render_with_pedal_sustained_labels(tmp_path):
         onsets, pitches = float(e["start"]) + theme[:, 0], theme[:, 2].astype(int) + int(e["transpose"])
         near = [np.any((notes.pitch == p) & (np.abs(notes.onset - t) < 0.15)) for t, p in zip(onsets, pitches)]
         assert np.mean(near) > 0.8, e
+
+
+def test_theme_excerpts_fit_a_ctc_path():
+    """An excerpt with more notes than half its frames (a fast run) would make the ctc manifest
+    unreadable: the excerpts leave such runs out and keep the singable stretches."""
+    from chromatool.dataset import RenderSettings, _excerpts
+    from chromatool.score import _from_rows
+
+    fast = np.arange(0, 20, 0.02)  # 50 notes a second for 20 s, then a tune of 4 a second
+    slow = 20 + np.arange(0, 20, 0.25)
+    on = np.concatenate([fast, slow])
+    notes = _from_rows([(a, a + 0.02, 60 + i % 12, 0.0, 0.0, 64, 0, 0, -1, "") for i, a in enumerate(on)],
+                       source="test")
+    spans = _excerpts(notes, RenderSettings(excerpts=3), np.random.default_rng(0))
+    assert spans and all(t0 >= 20 - 1e-9 for t0, _ in spans)
