@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Issue 14, session 16: the packaged ctc-chroma fine-tuned on ensemble renders *and* human piano
+# performances, so that it keeps its ensemble figures and gains on piano.
+#
+#   bash scripts/train_piano_ft.sh [CV_WORKDIR] [WORKDIR] [RUNDIR]
+#
+# CV_WORKDIR holds the cross-version renders of scripts/train_cross_version.sh (PIECES=480;
+# bach, palestrina, handel, corelli, josquin; three versions of each piece, 90 s): one version
+# of each piece joins the mix. WORKDIR gets 120 ASAP performances (none of the piano
+# validation set's pieces: benchmarks/deep_retrieval.py --asap) and the mixed manifests;
+# RUNDIR (committed) the models, .last.pt files and logs. Stages, each from the last:
+#   ce   frame-wise CE along the top voice's onset path, lr 3e-4, 50 min ........ 2 threads
+#   ctc  CTC on the weak theme pairs of both sets, lr 1e-4 ..................... 2 threads
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CV=${1:-${TMPDIR:-/tmp}/chromatool-cross-version}
+WORK=${2:-${TMPDIR:-/tmp}/chromatool-piano-ft}
+RUNS=${3:-runs/piano-ft}
+CT=${CHROMATOOL:-.venv/bin/chromatool}
+PY=${PYTHON:-.venv/bin/python}
+PIANO_VALID=${PIANO_VALID:-${TMPDIR:-/tmp}/chromatool-mp-piano}  # dataset --asap --pieces 30 --seed 12
+mkdir -p "$RUNS"
+"$CT" dataset "$PIANO_VALID" --asap ../shared/data/asap --pieces 30 --seed 12 --jobs 2 --skip-existing
+"$CT" dataset "$WORK/asap" --asap ../shared/data/asap --pieces 120 --seed 13 --max-seconds 150 \
+    --exclude "$PIANO_VALID/bce.csv" --jobs 2 --skip-existing
+"$PY" scripts/mix_manifests.py "$WORK/mix-bce.csv" "$CV/train/bce.csv:1:one-per-piece" "$WORK/asap/bce.csv:2:prefix=asap"
+"$PY" scripts/label_excerpts.py "$CV/train/bce.csv" "$WORK/ensemble-themes" --every 3
+"$PY" scripts/mix_manifests.py "$WORK/mix-ctc.csv" "$WORK/ensemble-themes/ctc.csv" "$WORK/asap/ctc.csv:2:prefix=asap"
+resume() { [ -f "$RUNS/$1.last.pt" ] && echo --resume || true; }
+SMALL="--model-setting channels=32,16,16,16 --seed 0 --threads 2 --cache $CV/cache"
+"$CT" train --loss ce --init chromatool/weights/ctc-chroma.pt --data "$WORK/mix-bce.csv" -o "$RUNS/ce.pt" $SMALL \
+    --lr 3e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes 50 $(resume ce)
+"$CT" train --loss ctc --init "$RUNS/ce.pt" --data "$WORK/mix-ctc.csv" -o "$RUNS/ctc.pt" $SMALL \
+    --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume ctc)
+# validation: Monteverdi renders (chromatool dataset VALID --composers monteverdi --pieces 24 --seed 2)
+# and the ASAP piano set, the packaged model beside each stage
+VALID=${VALID:-${TMPDIR:-/tmp}/chromatool-monteverdi}
+"$CT" dataset "$VALID" --composers monteverdi --pieces 24 --seed 2 --jobs 2 --skip-existing
+for stage in ce ctc; do
+  "$PY" benchmarks/deep_retrieval.py "$PIANO_VALID" --asap --models-only --model chromatool/weights/ctc-chroma.pt --model "$RUNS/$stage.pt"
+  "$PY" benchmarks/deep_retrieval.py "$VALID" --max-docs 12 --models-only --model chromatool/weights/ctc-chroma.pt --model "$RUNS/$stage.pt"
+done
