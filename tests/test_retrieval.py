@@ -84,9 +84,11 @@ def test_transposed_query_found_with_transpose(database):
     assert hits[0].cost < [h.cost for h in plain if h.doc == "doc3"][0]
 
 
-def test_real_themes_find_their_recordings(tmp_path):
+@pytest.mark.parametrize("features", [None, "chroma"])  # the default (deep chroma) and CQT chroma
+def test_real_themes_find_their_recordings(tmp_path, features):
     need(REAL)
-    res = retrieve([REAL / "mtd_themes"], [REAL], cache_root=str(tmp_path / "cache"), top=3)
+    kw = {"features": features} if features else {}
+    res = retrieve([REAL / "mtd_themes"], [REAL], cache_root=str(tmp_path / "cache"), top=3, **kw)
     first = {re.search(r"MTD\d+", h.query).group(): h.doc for h in res.hits if h.rank == 1}
     assert "Beethoven_Op067-01" in first["MTD1066"] and "Beethoven_Op067-01" in first["MTD1067"]
     assert "Beethoven_Op002-2-01" in first["MTD0815"]
