@@ -269,6 +269,10 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
                 raise r
         queries = [(str(p), r[0].data) for p, r in zip(qfiles, got)]
     else:
+        audio = [p for p in query_paths if Path(p).suffix.lower() in AUDIO_EXTENSIONS]
+        if audio:
+            raise ParameterError(f"query {audio[0]} is a recording: audio queries go with "
+                                 f"features='embedding', not features={features!r}")
         qfiles = collect_queries(query_paths)
         queries = [(str(p), query_chroma(p, feature_rate=feature_rate)) for p in qfiles]
     dfiles = collect_documents(doc_paths)

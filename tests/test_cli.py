@@ -151,3 +151,5 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(tmp_path):
         ct.retrieve([q], [tmp_path], features="chroma", model="x.pt")
     r = invoke("retrieve", q, tmp_path, "--features", "chroma", "--model", "x.pt", "--cache", tmp_path / "c")
     assert r.exit_code == 1 and "--model goes with --features deep" in r.output
+    r = invoke("retrieve", tmp_path / "d.wav", tmp_path, "--cache", tmp_path / "c")  # an audio query
+    assert r.exit_code == 1 and "audio queries go with --features embedding" in r.output
