@@ -54,7 +54,8 @@ def asap_theme_rows(folder: Path) -> list[dict]:
     excerpts of each performance's score, written to ``folder/themes``."""
     from dataclasses import replace
 
-    from chromatool.dataset import RenderSettings, _excerpts, _write_theme
+    from chromatool.dataset import RenderSettings
+    from chromatool.excerpts import write_excerpts
     from chromatool.labels import read_labels
     from chromatool.score import read_score
 
@@ -63,7 +64,6 @@ def asap_theme_rows(folder: Path) -> list[dict]:
         meta = list(csv.DictReader(f))
     with open(folder / "bce.csv", newline="") as f:
         perf = list(csv.DictReader(f))
-    (folder / "themes").mkdir(exist_ok=True)
     rows, pieces = [], set()
     for i, r in enumerate(perf):
         piece = re.sub(r"_no(_\d)?_repeat$", "", r["group"])  # a repeat-less version is the same music
@@ -84,10 +84,8 @@ def asap_theme_rows(folder: Path) -> list[dict]:
         top = notes.top_voice()
         top = replace(top, onset=top.onset * ratio, offset=top.offset * ratio)
         rng = np.random.default_rng([7, i])
-        for k, (t0, t1) in enumerate(_excerpts(top, RenderSettings(excerpts=2), rng)):
-            theme = Path("themes") / f"{Path(r['audio']).stem}_{k}.csv"
-            _write_theme(folder / theme, top.select((top.onset >= t0) & (top.onset < t1)), t0)
-            rows.append({"audio": r["audio"], "theme": str(theme), "transpose": "0"})
+        for e in write_excerpts(top, RenderSettings(excerpts=2), rng, folder, Path(r["audio"]).stem):
+            rows.append({"audio": r["audio"], "theme": e["theme"], "transpose": "0"})
     return rows
 
 

@@ -37,6 +37,7 @@ import numpy as np
 from . import defaults as D
 from .batch import Callback, map_items
 from .errors import ChromatoolError, OutputError, ParameterError, ScoreError
+from .excerpts import write_excerpts
 from .io import atomic_write
 
 #: music21 corpus composers reserved for testing: never rendered for training.
@@ -134,38 +135,6 @@ def random_programs(n_parts: int, rng: np.random.Generator) -> list[int]:
     return [int(rng.choice(fams[int(rng.integers(len(fams)))])) for _ in range(n_parts)]
 
 
-def _excerpts(top, settings: RenderSettings, rng: np.random.Generator) -> list[tuple[float, float]]:
-    """(start, end) score times of top-voice excerpts of the allowed lengths."""
-    out: list[tuple[float, float]] = []
-    for _ in range(settings.excerpts * 4):
-        if len(out) == settings.excerpts:
-            break
-        length = rng.uniform(settings.min_excerpt, settings.max_excerpt)
-        starts = top.onset[top.onset <= top.duration - length]
-        if starts.size == 0:
-            break
-        t0 = float(rng.choice(starts))
-        sel = (top.onset >= t0) & (top.onset < t0 + length)
-        if sel.sum() < 5:
-            continue
-        t1 = float(top.offset[sel].max())
-        if any(a < t1 and t0 < b for a, b in out):
-            continue  # keep excerpts disjoint
-        if sel.sum() > (t1 - t0) * D.FEATURE_RATE / 2:
-            continue  # more notes than a CTC path through its frames can hold (a fast run)
-        out.append((t0, t1))
-    return out
-
-
-def _write_theme(path: Path, notes, t0: float) -> None:
-    with open(path, "w") as f:
-        f.write("Start;Duration;Pitch\n")
-        for a, b, p in zip(notes.onset - t0, notes.offset - notes.onset, notes.pitch):
-            if b <= 0:
-                continue  # grace notes: no duration in the score
-            f.write(f"{a:.4f};{b:.4f};{int(p)}\n")
-
-
 @dataclass(frozen=True)
 class RenderTask:
     score: Path
@@ -226,14 +195,8 @@ def render_piece(task: RenderTask) -> dict[str, list[dict]]:
     sf.write(task.out / audio, y, D.SAMPLE_RATE, subtype="PCM_16")
     labels = Path("labels") / f"{name}.csv"
     (task.out / labels).write_text(labels_csv(perf))
-    top = notes.top_voice()
-    ctc = []
-    for k, (t0, t1) in enumerate(_excerpts(top, s, rng)):
-        theme = Path("themes") / f"{name}_{k}.csv"
-        _write_theme(task.out / theme, top.select((top.onset >= t0) & (top.onset < t1)), t0)
-        ctc.append({"audio": str(audio), "start": f"{float(at(t0)):.3f}",
-                    "end": f"{float(at(t1)):.3f}", "theme": str(theme), "transpose": shift,
-                    "group": group})
+    ctc = [{"audio": str(audio), **row, "transpose": shift, "group": group}
+           for row in write_excerpts(notes.top_voice(), s, rng, task.out, name, at)]
     rows = {"ctc": ctc, "bce": [{"audio": str(audio), "labels": str(labels), "group": group}]}
     if task.piece:
         (task.out / "paths").mkdir(exist_ok=True)

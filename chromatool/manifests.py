@@ -58,6 +58,13 @@ def theme_target(path: str | Path, transpose: int = 0) -> tuple[int, ...]:
     return tuple(int(p) for p in (notes.pitch + int(transpose)) % D.N_CHROMA)
 
 
+def ctc_fits(n_notes: int, seconds: float) -> bool:
+    """Whether a CTC path of ``n_notes`` targets fits an excerpt of ``seconds``: every note
+    needs its own frame and a blank or another note between repeats, so at most one per two
+    frames."""
+    return n_notes <= seconds * D.FEATURE_RATE / 2
+
+
 def read_manifest(path: str | Path, loss: str) -> list[Item]:
     """Items of a ctc or bce manifest, or of a versions manifest for the contrastive losses;
     every bad row is an error naming it."""
@@ -90,7 +97,7 @@ def read_manifest(path: str | Path, loss: str) -> list[Item]:
                 raise ManifestError(f"{where}: {exc}") from None
             if not target:
                 raise ManifestError(f"{where}: theme {theme} has no notes")
-            if len(target) > (end - start) * D.FEATURE_RATE / 2:
+            if not ctc_fits(len(target), end - start):
                 raise ManifestError(f"{where}: {len(target)} theme notes cannot fit a {end - start:.1f} s excerpt")
             items.append(Item(audio, group, start, end, target))
         else:

@@ -156,7 +156,7 @@ def score_excerpts(task, shift: int, to_audio, rng: np.random.Generator) -> list
     in the render through the annotated beats (``to_audio`` maps performance seconds to the
     render's); each excerpt's notes go to ``themes/``, untransposed, and its row gives the
     excerpt's seconds in the render and the render's transposition ``shift``."""
-    from .dataset import _excerpts, _write_theme
+    from .excerpts import write_excerpts
     from .score import read_score
 
     perf = Path(task.score)
@@ -170,13 +170,7 @@ def score_excerpts(task, shift: int, to_audio, rng: np.random.Generator) -> list
         return []
     top = replace(top, onset=to_audio(np.interp(top.onset, score_t, perf_t)),
                   offset=to_audio(np.interp(top.offset, score_t, perf_t)))
-    (task.out / "themes").mkdir(parents=True, exist_ok=True)
-    rows = []
-    for k, (t0, t1) in enumerate(_excerpts(top, task.settings, rng)):
-        theme = Path("themes") / f"{task.name}_{k}.csv"
-        _write_theme(task.out / theme, top.select((top.onset >= t0) & (top.onset < t1)), t0)
-        rows.append({"start": f"{t0:.3f}", "end": f"{t1:.3f}", "theme": str(theme), "transpose": shift})
-    return rows
+    return [{**row, "transpose": shift} for row in write_excerpts(top, task.settings, rng, task.out, task.name)]
 
 
 def performance_group(performance: Path) -> str:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chromatool.dataset import RenderSettings, _excerpts, _write_theme
+from chromatool.dataset import RenderSettings
+from chromatool.excerpts import write_excerpts
 from chromatool.labels import read_labels
 
 
@@ -31,17 +32,15 @@ def main() -> None:
     args = ap.parse_args()
     with open(args.manifest, newline="") as f:
         rows = list(csv.DictReader(f))[::args.every]
-    (args.out / "themes").mkdir(parents=True, exist_ok=True)
+    out_dir = args.out.resolve()
     settings = RenderSettings(excerpts=args.per_recording)
     out = []
     for i, r in enumerate(rows):
         audio = (args.manifest.parent / r["audio"]).resolve()
         top = read_labels(args.manifest.parent / r["labels"]).top_voice()
-        for k, (t0, t1) in enumerate(_excerpts(top, settings, np.random.default_rng([args.seed, i]))):
-            theme = args.out / "themes" / f"{audio.stem}_{k}.csv"
-            _write_theme(theme, top.select((top.onset >= t0) & (top.onset < t1)), t0)
-            out.append({"audio": str(audio), "start": f"{t0:.3f}", "end": f"{t1:.3f}",
-                        "theme": str(theme.resolve()), "transpose": 0, "group": r.get("group", audio.stem)})
+        for e in write_excerpts(top, settings, np.random.default_rng([args.seed, i]), out_dir, audio.stem):
+            out.append({"audio": str(audio), **e, "theme": str(out_dir / e["theme"]), "transpose": 0,
+                        "group": r.get("group", audio.stem)})
     with open(args.out / "ctc.csv", "w", newline="") as f:
         w = csv.DictWriter(f, ["audio", "start", "end", "theme", "transpose", "group"])
         w.writeheader()

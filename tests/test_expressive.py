@@ -262,7 +262,8 @@ def test_asap_performances_render_with_pedal_sustained_labels(tmp_path):
 def test_theme_excerpts_fit_a_ctc_path():
     """An excerpt with more notes than half its frames (a fast run) would make the ctc manifest
     unreadable: the excerpts leave such runs out and keep the singable stretches."""
-    from chromatool.dataset import RenderSettings, _excerpts
+    from chromatool.dataset import RenderSettings
+    from chromatool.excerpts import _excerpts
     from chromatool.score import _from_rows
 
     fast = np.arange(0, 20, 0.02)  # 50 notes a second for 20 s, then a tune of 4 a second
