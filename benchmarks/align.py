@@ -43,14 +43,14 @@ if mode == "chromatool":
     how = a.synthesis
 else:
     import librosa
-    from chromatool.alignment import alignment_features, recording_cqt, score_cqt
+    from chromatool.align_features import alignment_features, recording_cqt, score_cqt
     from chromatool.dtw import cost_matrix_cosine
     Cx, how = score_cqt(notes, fr)
     X, Y = alignment_features(Cx, fr), alignment_features(recording_cqt(y, fr), fr)
     C = cost_matrix_cosine(X["chroma"], Y["chroma"]) + cost_matrix_cosine(X["onsets"], Y["onsets"])
     _, wp = librosa.sequence.dtw(C=C)
     wp = wp[::-1].T
-    from chromatool.alignment import PAD_SECONDS
+    from chromatool.align_features import PAD_SECONDS
     on = np.interp(notes.onset * fr + PAD_SECONDS * fr, wp[0], wp[1]) / fr
 dt = time.perf_counter() - t
 keep = notes.onset < notes.duration * 0.999

@@ -23,27 +23,13 @@ import numpy as np
 from . import defaults as D
 from .audio import load_audio
 from .errors import ChromatoolError, ParameterError
-from .features import cens_from_chroma, chroma_onsets, cqt, fold_to_chroma, normalize
 from .score import NoteList, read_score
 from .tuning import resolve_tuning
+from .align_features import (ONSET_SETTINGS, PAD_SECONDS, PITCH_WEIGHTS, alignment_features, dtw_features,
+                             recording_cqt, score_cqt)
 
 #: Weight of the onset features' cosine distance in the alignment cost (see multires.ONSET_LEVELS).
 ONSET_WEIGHT: float = 2.0
-#: Onset features per score synthesis: folded to 12 chroma classes or kept per semitone, and
-#: the decay of each onset's trace. Measured with FluidSynth on benchmarks/align_eval.py (onsets
-#: or beats within 100 ms, smooth / expressive / ASAP): per semitone 97.2 / 94.5 / 90.1 %,
-#: folded 95.4 / 93.5 / 88.2 % (decay 0.2 s); decay 0.05 s 99.2 / 96.2 / 91.7 %, 0.03 s 99.3 /
-#: 95.5 / 91.8 %, 0.07 s 99.3 / 95.8 / 91.7 %, 0.1 s 99.1 / 95.5 / 91.4 %. The notes fallback keeps the onsets its
-#: COST_WARNING levels were measured with.
-ONSET_SETTINGS: dict[str, dict] = {"fluidsynth": {"fold": False, "decay_seconds": 0.05},
-                                   "notes": {"fold": True, "decay_seconds": 0.2}}
-#: Log compression of the CQT before folding to chroma: log(1 + gamma * C / max C).
-LOG_GAMMA: float = 10.0
-#: Frames this far (dB) below the loud frames of their side are silence.
-SILENCE_DB: float = 40.0
-#: CENS smoothing (frames at the alignment rate) of the coarse levels' chroma (0: plain chroma).
-#: Measured on both evaluation sets: quantised without smoothing (1) beats 9, 21 and 41 frames.
-COARSE_WINDOW: int = 1
 #: A recording more than this many times longer or shorter than the score (beyond
 #: MAX_EXTRA_SECONDS of silence, applause or talk) is refused unless forced.
 MAX_DURATION_RATIO: float = 3.0
@@ -57,15 +43,6 @@ MAX_EXTRA_SECONDS: float = 30.0
 COST_WARNING: dict[str, tuple[float, float]] = {"fluidsynth": (0.15, 0.4), "notes": (0.25, 0.66)}
 #: Smoothing window (seconds) of the local cost before it is compared with COST_WARNING.
 COST_WINDOW_SECONDS: float = 2.0
-#: Silence (seconds) around the score render, so that silence, applause or talk before and
-#: after the music in a recording has something to match.
-PAD_SECONDS: float = 1.0
-#: GM program the score is rendered with: a piano, whose sharp attacks give crisp onset
-#: features whatever the recording's instruments (measured on the expressive set: 97.0 % of
-#: onsets within 100 ms against 94.2 % with the score's own instruments).
-RENDER_PROGRAM: int | None = 0
-#: Score synthesis choices.
-SYNTHESES: tuple[str, ...] = ("auto", "fluidsynth", "notes")
 #: Written-out repeats: "auto" leaves out those the recording does not play (chromatool.repeats),
 #: "as-written" aligns the score as it is.
 REPEATS: tuple[str, ...] = ("auto", "as-written")
@@ -156,66 +133,6 @@ class Alignment:
         return out
 
 
-def alignment_features(C: np.ndarray, feature_rate: float, *, onsets: dict | None = None) -> dict[str, np.ndarray]:
-    """Alignment features of a CQT magnitude (216, N): log-compressed chroma and its CENS-like
-    smoothed version for the coarse levels, each (12, N), and onsets per semitone (72, N) (or
-    as ``onsets`` says: ``ONSET_SETTINGS``, FluidSynth's by default). Frames more than
-    ``SILENCE_DB`` below the loud frames are silence: zero (compared as uniform vectors)."""
-    ref = max(float(C.max()), 1e-12) if C.size else 1.0
-    E = C.sum(axis=0)
-    loud = max(float(np.quantile(E, 0.95)), 1e-12) if E.size else 1.0
-    silent = E < loud * 10 ** (-SILENCE_DB / 20)
-    ch = fold_to_chroma(np.log1p(LOG_GAMMA * C / ref))
-    ch[:, silent] = 0
-    on = chroma_onsets(C, feature_rate=feature_rate, **(onsets or ONSET_SETTINGS["fluidsynth"]))
-    on[:, silent] = 0
-    ch = normalize(ch)
-    coarse = cens_from_chroma(ch, window=COARSE_WINDOW) if COARSE_WINDOW else ch
-    return {"chroma": ch, "coarse": coarse, "onsets": on}
-
-
-def recording_cqt(y: np.ndarray, feature_rate: float, cents: float = 0.0) -> np.ndarray:
-    """CQT magnitude (216, N) of a recording with the filters centred on its tuning."""
-    return cqt(y, feature_rate=feature_rate, tuning=cents).data
-
-
-def note_cqt(notes: NoteList, feature_rate: float, *, n_partials: int = 4) -> np.ndarray:
-    """A CQT-like pitch roll made from the note list itself (no synthesis): each note a
-    velocity-weighted, decaying trace at the bins of its first ``n_partials`` harmonics
-    (amplitude 1/h), as a plucked or struck string would leave."""
-    n = int(np.ceil(notes.duration * feature_rate)) + 1
-    C = np.zeros((D.N_BINS, n), dtype=np.float32)
-    offsets = [int(round(D.BINS_PER_OCTAVE * np.log2(h))) for h in range(1, n_partials + 1)]
-    for on, off, p, v in zip(notes.onset, notes.offset, notes.pitch, notes.velocity):
-        b = (p - D.MIDI_MIN) * D.BINS_PER_SEMITONE
-        a0 = int(round(on * feature_rate))
-        a1 = min(n, max(a0 + 1, int(round(off * feature_rate))))
-        if a0 >= n:
-            continue
-        env = np.exp(-np.arange(a1 - a0) / (2.0 * feature_rate)) * (v / 127.0)
-        for h, k in enumerate(offsets, start=1):
-            if 0 <= b + k < D.N_BINS:
-                C[b + k, a0:a1] += env / h
-    return C
-
-
-def score_cqt(notes: NoteList, feature_rate: float, *, synthesis: str = "auto",
-              soundfont: str | None = None) -> tuple[np.ndarray, str]:
-    """The score side's CQT: of a FluidSynth rendering, or made from the notes, with
-    ``PAD_SECONDS`` of silence before and after."""
-    from .render import can_render, render
-
-    if synthesis not in SYNTHESES:
-        raise ParameterError(f"synthesis must be one of {', '.join(SYNTHESES)}, got {synthesis!r}")
-    pad = int(round(PAD_SECONDS * feature_rate))
-    if synthesis == "fluidsynth" or (synthesis == "auto" and can_render()):
-        y = render(notes, soundfont=soundfont, program=RENDER_PROGRAM)
-        hop = D.hop_length(D.SAMPLE_RATE, feature_rate)
-        y = np.concatenate([np.zeros(pad * hop, np.float32), y, np.zeros(pad * hop, np.float32)])
-        return recording_cqt(y, feature_rate), "fluidsynth"
-    return np.pad(note_cqt(notes, feature_rate), ((0, 0), (pad, pad))), "notes"
-
-
 def doubtful_stretches(local_cost: np.ndarray, path_frames: np.ndarray, feature_rate: float, *,
                        threshold: float = COST_WARNING["fluidsynth"][1],
                        window_seconds: float = COST_WINDOW_SECONDS) -> list[tuple[float, float, float]]:
@@ -289,8 +206,8 @@ def align_notes(notes: NoteList, y: np.ndarray, *, feature_rate: float = D.ALIGN
         keep = score_frames_kept(Cx.shape[1], folds, feature_rate, pad)
         Cx, X = Cx[:, keep], {k: v[:, keep] for k, v in X.items()}
         notes = fold(notes, folds)
-    wp, _ = multiresolution_dtw(X["chroma"], Y["chroma"], X2=X["onsets"], Y2=Y["onsets"],
-                                weight2=ONSET_WEIGHT, coarse=(X["coarse"], Y["coarse"]))
+    (Xf, Xc), (Yf, Yc) = (dtw_features(F, PITCH_WEIGHTS[how]) for F in (X, Y))
+    wp, _ = multiresolution_dtw(Xf, Yf, X2=X["onsets"], Y2=Y["onsets"], weight2=ONSET_WEIGHT, coarse=(Xc, Yc))
     # the chroma part of the local cost judges the alignment (onsets are sparse by nature)
     cost = 1.0 - np.sum(X["chroma"][:, wp[0]] * Y["chroma"][:, wp[1]], axis=0)
     keep = (wp[0] >= pad) & (wp[0] < Cx.shape[1] - pad)  # the path over the score itself

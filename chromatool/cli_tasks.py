@@ -190,7 +190,8 @@ def align_cmd(
         chromatool align /shared/scores/ /shared/recordings/ -o /shared/labels/ --scheduler tcp://head:8786
     """
     from .align_batch import AlignTask, plan_align_tasks, run_align_tasks
-    from .alignment import REPEATS, SYNTHESES
+    from .align_features import SYNTHESES
+    from .alignment import REPEATS
     from .labels import LABEL_FORMATS
     from .render import can_render
 

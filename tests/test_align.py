@@ -219,3 +219,25 @@ def test_refinement_keeps_the_pulse_against_a_stronger_neighbouring_onset(tmp_pa
     on, anchors = refine_onset_groups(notes, path_times, C, fr)
     assert np.allclose(on, truth, atol=0.02), on
     assert anchors.shape == (2, 5)
+
+
+def test_dtw_features_tell_registers_apart_where_chroma_cannot():
+    """A C2 and a C5 have the same chroma; the per-semitone part of the DTW features keeps them
+    apart, at the weights PITCH_WEIGHTS gives (and not at all with weight 0)."""
+    from chromatool import defaults as D
+    from chromatool.align_features import PITCH_WEIGHTS, alignment_features, dtw_features
+
+    C = np.full((D.N_BINS, 40), 1e-4, np.float32)
+    for frames, midi in ((slice(0, 20), 36), (slice(20, 40), 72)):
+        C[(midi - D.MIDI_MIN) * D.BINS_PER_SEMITONE + 1, frames] = 1.0  # centre bin
+    X = alignment_features(C, 50.0)
+    low, high = 10, 30
+    assert X["pitch"].shape == (D.N_BINS // D.BINS_PER_SEMITONE, 40)
+    assert float(X["chroma"][:, low] @ X["chroma"][:, high]) > 0.99
+    for fine in dtw_features(X, PITCH_WEIGHTS["fluidsynth"]):
+        if fine.shape[0] > 12:
+            assert float(fine[:, low] @ fine[:, high]) < 0.99
+    coarse = dtw_features(X, PITCH_WEIGHTS["fluidsynth"])[1]
+    assert coarse.shape[0] == 12 + X["pitch"].shape[0]
+    assert float(coarse[:, low] @ coarse[:, high]) < 0.8
+    assert dtw_features(X, (0.0, 0.0))[0] is X["chroma"]
