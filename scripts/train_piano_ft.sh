@@ -33,14 +33,16 @@ SMALL="--model-setting channels=32,16,16,16 --seed 0 --threads 2 --cache $CV/cac
     --lr 3e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes 50 $(resume ce)
 "$CT" train --loss ctc --init "$RUNS/ce.pt" --data "$WORK/mix-ctc.csv" -o "$RUNS/ctc.pt" $SMALL \
     --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume ctc)
-# next (session 16, in progress): CE again from ce, the same data and split, then CTC from it
+# sessions 16-17: CE again from ce, the same data and split (16 epochs, 68 min), then CTC from it
 "$CT" train --loss ce --init "$RUNS/ce.pt" --data "$WORK/mix-bce.csv" -o "$RUNS/ce2.pt" $SMALL \
-    --lr 3e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes 120 $(resume ce2)
+    --lr 3e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes 68 $(resume ce2)
+"$CT" train --loss ctc --init "$RUNS/ce2.pt" --data "$WORK/mix-ctc.csv" -o "$RUNS/ctc2.pt" $SMALL \
+    --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume ctc2)
 # validation: Monteverdi renders (chromatool dataset VALID --composers monteverdi --pieces 24 --seed 2)
 # and the ASAP piano set, the packaged model beside each stage
 VALID=${VALID:-${TMPDIR:-/tmp}/chromatool-monteverdi}
 "$CT" dataset "$VALID" --composers monteverdi --pieces 24 --seed 2 --jobs 2 --skip-existing
-for stage in ce ctc ce2; do
+for stage in ce ctc ce2 ctc2; do
   "$PY" benchmarks/deep_retrieval.py "$PIANO_VALID" --asap --models-only --model chromatool/weights/ctc-chroma.pt --model "$RUNS/$stage.pt"
   "$PY" benchmarks/deep_retrieval.py "$VALID" --max-docs 12 --models-only --model chromatool/weights/ctc-chroma.pt --model "$RUNS/$stage.pt"
 done
