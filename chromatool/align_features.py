@@ -23,9 +23,9 @@ ONSET_SETTINGS: dict[str, dict] = {"fluidsynth": {"fold": False, "decay_seconds"
 #: features, per score synthesis: (finest level, coarser levels). Chroma alone folds the
 #: register away, so a bass tremolo and the runs above it look alike; measured on
 #: benchmarks/align_eval.py (within 100 ms, smooth / expressive / ASAP without the skipped
-#: repeat): chroma only 99.5 / 96.6 / 94.2 %, (0.25, 1) 99.6 / 96.5 / 94.9 %, (0.5, 1) 99.6 /
-#: 96.5 / 94.7 %, (1, 2) 99.6 / 96.2 / 94.8 %, (0, 1) ASAP 94.8 %, (0, 0.5) 94.3 %. The notes
-#: fallback keeps chroma alone (its partials are made up).
+#: repeat): chroma only 99.5 / 96.6 / 94.2 %, (0.25, 1) 99.6 / 96.6 / 94.8 %, (0.5, 1) 99.6 /
+#: 96.5 / 94.7 %, (1, 2) 99.6 / 96.2 / 94.8 %, (0.1, 1) ASAP 94.8 %, (0.25, 1.5) 94.7 %, (0, 1)
+#: 94.8 %, (0, 0.5) 94.3 %. The notes fallback keeps chroma alone (its partials are made up).
 PITCH_WEIGHTS: dict[str, tuple[float, float]] = {"fluidsynth": (0.25, 1.0), "notes": (0.0, 0.0)}
 #: Log compression of the CQT before folding to chroma: log(1 + gamma * C / max C).
 LOG_GAMMA: float = 10.0
