@@ -2,10 +2,11 @@
 
 The score is rendered with FluidSynth on a piano (as MusicNet rendered its scores with a
 synthesizer), with a second of silence on either side. Both sides get log-compressed CQT
-chroma (silent frames set apart) and decaying chroma onsets at the alignment feature rate, the
-recording's CQT centred on its estimated tuning. Multiresolution DTW aligns them: quantised
-(CENS-like) chroma and onsets at the coarse levels, chroma and onsets at the finest, inside a
-band that widens where a coarser path is unsure. Every score onset is then moved to an onset
+chroma and energy per semitone (silent frames set apart) and decaying per-semitone onsets at
+the alignment feature rate, the recording's CQT centred on its estimated tuning
+(:mod:`chromatool.align_features`). Multiresolution DTW aligns them: quantised (CENS-like)
+chroma with the semitone energies and onsets at the coarse levels, chroma with a lighter share
+of them and onsets at the finest, inside a band that widens where a coarser path is unsure. Every score onset is then moved to an onset
 of its own pitches near where the path put it, chosen for all onsets at once so that the local
 tempo stays steady (:mod:`chromatool.refine`); the refined onsets and the path make the time
 map that carries every note, beat or time to the recording. The local cost along the path
