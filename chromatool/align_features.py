@@ -8,7 +8,7 @@ import numpy as np
 
 from . import defaults as D
 from .errors import ParameterError
-from .features import cens_from_chroma, chroma_onsets, cqt, fold_to_chroma, normalize
+from .features import cens_from_chroma, chroma_onsets, cqt, fold_to_chroma, normalize, semitones
 from .score import NoteList
 
 #: Onset features per score synthesis: folded to 12 chroma classes or kept per semitone, and
@@ -56,10 +56,9 @@ def alignment_features(C: np.ndarray, feature_rate: float, *, onsets: dict | Non
     loud = max(float(np.quantile(E, 0.95)), 1e-12) if E.size else 1.0
     silent = E < loud * 10 ** (-SILENCE_DB / 20)
     ch = fold_to_chroma(np.log1p(LOG_GAMMA * C / ref))
-    per = D.BINS_PER_SEMITONE
-    S = C[: C.shape[0] // per * per].reshape(-1, per, C.shape[1]).sum(axis=1)
+    S = semitones(C)  # once: the semitone energies and the onsets both start from it
     pitch = np.log1p(LOG_GAMMA * S / max(float(S.max()), 1e-12)) if S.size else S
-    on = chroma_onsets(C, feature_rate=feature_rate, **(onsets or ONSET_SETTINGS["fluidsynth"]))
+    on = chroma_onsets(S, feature_rate=feature_rate, **(onsets or ONSET_SETTINGS["fluidsynth"]))
     for F in (ch, pitch, on):
         F[:, silent] = 0
     ch = normalize(ch)

@@ -159,6 +159,18 @@ def fold_to_chroma(C: np.ndarray, *, bins_per_octave: int = D.BINS_PER_OCTAVE,
     return out
 
 
+def semitones(C: np.ndarray, *, bins_per_semitone: int = D.BINS_PER_SEMITONE) -> np.ndarray:
+    """Energy per semitone: the ``bins_per_semitone`` bins of each semitone of a CQT magnitude
+    (n_bins, N) summed (bin 0 at ``MIDI_MIN``; for 3 bins per semitone the centre bin is the
+    semitone's pitch) → (n_bins // bins_per_semitone, N).
+
+    >>> semitones(np.ones((216, 2))).shape
+    (72, 2)
+    """
+    n = C.shape[0] // bins_per_semitone
+    return C[: n * bins_per_semitone].reshape(n, bins_per_semitone, C.shape[1]).sum(axis=1)
+
+
 def normalize(X: np.ndarray, *, norm: float = 2, threshold: float = 1e-8) -> np.ndarray:
     """Normalise each column (axis -2); columns with a norm under ``threshold`` become uniform
     unit vectors, so cosine distances stay defined on silence."""
@@ -301,7 +313,8 @@ def compute(kind: str, y: np.ndarray, *, sr: int = D.SAMPLE_RATE,
 def chroma_onsets(C: np.ndarray, *, feature_rate: float = D.FEATURE_RATE,
                   decay_seconds: float = 0.2, norm_seconds: float = 1.0, fold: bool = True) -> np.ndarray:
     """Decaying locally adaptive normalised chroma onsets (after the DLNCO features of the Sync
-    Toolbox literature), from a pitch representation C (n_bins, n_frames) with bin 0 at C1.
+    Toolbox literature), from a pitch representation C (n_bins, n_frames) with bin 0 at C1: a
+    CQT of ``N_BINS`` bins, or energies already per semitone (:func:`semitones`).
 
     Log-compressed energy increases per semitone, kept at their local peaks in time, folded to
     chroma, normalised by the local maximum over ``norm_seconds``, then smeared forward with an
@@ -316,8 +329,7 @@ def chroma_onsets(C: np.ndarray, *, feature_rate: float = D.FEATURE_RATE,
     from scipy.ndimage import maximum_filter1d
     from scipy.signal import lfilter
 
-    per_semi = D.BINS_PER_SEMITONE if C.shape[0] == D.N_BINS else 1
-    semis = C.reshape(-1, per_semi, C.shape[1]).sum(axis=1) if per_semi > 1 else C
+    semis = semitones(C) if C.shape[0] == D.N_BINS else C
     L = np.log1p(100.0 * semis / max(float(semis.max()), 1e-12))
     diff = np.maximum(0.0, np.diff(L, axis=1, prepend=L[:, :1]))
     peaks = diff * (diff >= maximum_filter1d(diff, size=3, axis=1))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import defaults as D
+from .features import semitones
 from .score import NoteList
 
 #: Half-width (seconds) of the window searched for candidates around the DTW time of an onset.
@@ -51,9 +52,7 @@ _FORBIDDEN = 1e6
 def semitone_onset_strength(C: np.ndarray) -> np.ndarray:
     """Rise of the log-compressed energy per semitone: (n_semitones, N) from a CQT magnitude
     (n_bins, N) with ``BINS_PER_SEMITONE`` bins per semitone, bin 0 at ``MIDI_MIN``."""
-    per = D.BINS_PER_SEMITONE
-    n = C.shape[0] // per
-    S = C[: n * per].reshape(n, per, C.shape[1]).sum(axis=1)
+    S = semitones(C)
     L = np.log1p(ONSET_GAMMA * S / max(float(S.max()), 1e-12))
     return np.maximum(0.0, np.diff(L, axis=1, prepend=L[:, :1])).astype(np.float32)
 
