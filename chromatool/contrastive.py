@@ -6,7 +6,11 @@
   ``SV_MAX_OFFSET`` seconds apart (temporal proximity, as McCallum 2019).
 
 Every other excerpt in the batch (other times, other pieces) is a negative: the loss is InfoNCE
-(NT-Xent) over the batch's 2B embeddings with temperature ``TEMPERATURE``.
+(NT-Xent) over the batch's 2B embeddings with temperature ``TEMPERATURE``. With
+``TrainConfig.per_recording`` = M > 1 a batch holds B/M recordings, each with M anchors at
+different times (one per M-th of the recording, drawn at random within it): the other times of
+one recording are then negatives too, so neither task can be solved by telling recordings (or
+pieces) apart alone.
 """
 
 from __future__ import annotations
@@ -50,22 +54,26 @@ class PairBatcher:
                                  "(chromatool dataset --versions 2 or more)")
 
     def epoch_batches(self, rng: np.random.Generator) -> list[list[int]]:
+        """Anchor items per batch; with ``per_recording`` M each item is there M times in a row."""
         idx = [self.anchors[i] for i in rng.permutation(len(self.anchors))]
-        bs = self.cfg.batch_size
-        return [idx[s:s + bs] for s in range(0, len(idx), bs) if len(idx[s:s + bs]) > 1]
+        m = max(1, min(self.cfg.per_recording, self.cfg.batch_size))
+        bs = max(1, self.cfg.batch_size // m)
+        out = [[i for i in idx[s:s + bs] for _ in range(m)] for s in range(0, len(idx), bs)]
+        return [b for b in out if len(b) > 1]
 
     def _frame(self, it: Item, score_time: float) -> int:
         return int(round(np.interp(score_time, it.timemap[0], it.timemap[1]) * self.fr))
 
-    def pair(self, i: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
-        """(anchor item, its centre frame, positive item, its centre frame)."""
+    def pair(self, i: int, rng: np.random.Generator, part: tuple[int, int] = (0, 1)) -> tuple[int, int, int, int]:
+        """(anchor item, its centre frame, positive item, its centre frame); the anchor's score
+        time lies in the ``part[0]``-th of ``part[1]`` equal parts of the item."""
         it = self.items[i]
         s0, s1 = float(it.timemap[0, 0]), float(it.timemap[0, -1])
         if self.cfg.loss == "cross-version":
             j = int(rng.choice([k for k in self.versions[it.piece] if k != i]))
-            s = float(rng.uniform(s0, s1))
+            s = s0 + (part[0] + float(rng.random())) / part[1] * (s1 - s0)
             return i, self._frame(it, s), j, self._frame(self.items[j], s)
-        a = self._frame(it, float(rng.uniform(s0, s1)))
+        a = self._frame(it, s0 + (part[0] + float(rng.random())) / part[1] * (s1 - s0))
         return i, a, i, a + int(round(rng.uniform(-SV_MAX_OFFSET, SV_MAX_OFFSET) * self.fr))
 
     def excerpt(self, i: int, centre: int) -> Any:
@@ -82,7 +90,12 @@ class PairBatcher:
         """{"x": (2B, H, width, bins)}: the B anchors, then their positives in the same order."""
         import torch
 
-        pairs = [self.pair(i, rng if rng is not None else np.random.default_rng(i)) for i in indices]
+        counts = {i: indices.count(i) for i in indices}
+        seen: dict[int, int] = {}
+        pairs = []
+        for i in indices:
+            k = seen[i] = seen.get(i, -1) + 1
+            pairs.append(self.pair(i, rng if rng is not None else np.random.default_rng(i if k == 0 else [i, k]), (k, counts[i])))
         xs = [self.excerpt(i, a) for i, a, _, _ in pairs] + [self.excerpt(j, b) for _, _, j, b in pairs]
         return {"x": torch.stack(xs)}
 

@@ -50,6 +50,7 @@ class TrainConfig:
     onset_frames: int = 3  # ce: frames of a note's pitch class at its onset, ε after them
     voices: str = "top"  # bce on a ctc-chroma: salience targets of the top voice or of "all" notes
     precision: str = "float32"  # or "bfloat16": the forward pass under autocast (PRECISIONS)
+    per_recording: int = 1  # contrastive losses: anchors per recording in a batch, at different times
 
     @property
     def architecture(self) -> str:

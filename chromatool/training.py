@@ -315,7 +315,7 @@ def _stop_reason(state: dict, cfg: TrainConfig) -> str | None:
 
 
 #: Settings that must not change when a training run is resumed.
-_RUN_SETTINGS = ("loss", "voices", "crop_seconds", "batch_size", "max_transpose", "seed")
+_RUN_SETTINGS = ("loss", "voices", "crop_seconds", "batch_size", "max_transpose", "seed", "per_recording")
 
 
 def _run_identity(train_items: list[Item], valid_items: list[Item], cfg: TrainConfig, arch: str) -> dict:
@@ -337,7 +337,8 @@ def _check_resume(training: dict, now: dict, path: Path) -> None:
     before = training.get("run")
     if before is None:
         return  # a checkpoint from before runs were recorded
-    diff = [k for k in now if before.get(k) != now[k]]
+    defaults = TrainConfig()  # a setting added after the checkpoint was written had its default
+    diff = [k for k in now if before.get(k, getattr(defaults, k, None)) != now[k]]
     if diff:
         what = ", ".join(f"{k} ({before.get(k)} → {now[k]})" if "data" not in k else f"{k} (the manifest or its split changed)"
                          for k in diff)

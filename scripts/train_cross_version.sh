@@ -13,6 +13,7 @@ WORK=${1:-${TMPDIR:-/tmp}/chromatool-cross-version}
 RUNS=${2:-runs/cross-version-v5}
 CT=${CHROMATOOL:-.venv/bin/chromatool}
 MINUTES=${MINUTES:-40}
+PER_RECORDING=${PER_RECORDING:-1}  # anchors per recording in a batch (other times as negatives)
 mkdir -p "$RUNS"
 "$CT" dataset "$WORK/train" --composers bach,palestrina,handel,corelli,josquin --pieces ${PIECES:-320} \
     --versions 3 --max-seconds 90 --excerpts 0 --seed 21 --jobs 2 --skip-existing
@@ -22,7 +23,7 @@ for name in cv sv; do  # one thread each, side by side
   loss=$([ $name = cv ] && echo cross-version || echo single-version)
   resume=""; [ -f "$RUNS/$name.last.pt" ] && resume="--resume"
   "$CT" train --data "$WORK/train/versions.csv" --loss $loss --batch-size 32 --steps-per-epoch 40 \
-      --max-minutes "$MINUTES" --threads 1 --seed 0 --cache "$WORK/cache" -o "$RUNS/$name.pt" $resume &
+      --max-minutes "$MINUTES" --per-recording "$PER_RECORDING" --threads 1 --seed 0 --cache "$WORK/cache" -o "$RUNS/$name.pt" $resume &
 done
 wait
 ${PYTHON:-.venv/bin/python} benchmarks/cross_version.py "$WORK/test/versions.csv" --cv "$RUNS/cv.pt" --sv "$RUNS/sv.pt"

@@ -90,6 +90,20 @@ def test_pairs_are_time_corresponding_excerpts(versions):
     assert float(info_nce(torch.cat([z[:4], z[:4]]))) < float(info_nce(z))  # positives identical: low loss
 
 
+def test_per_recording_batches_hold_one_recording_at_different_times(versions):
+    items = read_versions(versions / "versions.csv")
+    hcqts = {it.audio: np.zeros((6, 216, 800), np.float16) for it in items}
+    from chromatool.deep import feature_config
+
+    b = PairBatcher(items, hcqts, feature_config(), TrainConfig(loss="cross-version", batch_size=8, per_recording=4))
+    batches = b.epoch_batches(np.random.default_rng(0))
+    assert sorted(i for bt in batches for i in set(bt)) == list(range(len(items)))  # each recording once
+    assert all(len(bt) == 8 and all(bt.count(i) == 4 for i in bt) for bt in batches)
+    n = b._frame(items[0], float(items[0].timemap[0, -1]))
+    parts = [b.pair(0, np.random.default_rng(k), (k, 4))[1] for k in range(4)]
+    assert all(k * n / 4 - 1 <= f <= (k + 1) * n / 4 + 1 for k, f in enumerate(parts))  # one per quarter
+
+
 @pytest.fixture(scope="module")
 def cv_model(versions):
     r = runner.invoke(app, ["train", "--data", str(versions / "versions.csv"), "--valid", str(versions / "versions.csv"),
