@@ -125,6 +125,7 @@ def train_cmd(
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch.")] = None,
     precision: Annotated[str, typer.Option("--precision", help="float32, or bfloat16 autocast of the forward pass (faster where the CPU or GPU has bfloat16 units).")] = _TRAIN.precision,
     per_recording: Annotated[int, typer.Option("--per-recording", min=1, help="cross-version and single-version: anchors per recording in a batch, at different times (its other times become negatives).")] = _TRAIN.per_recording,
+    positive_offset: Annotated[float, typer.Option("--positive-offset", min=0.0, help="cross-version: a positive pair's two excerpts lie up to this many score seconds apart (0: the same moment).")] = _TRAIN.positive_offset,
     cache: Annotated[Optional[Path], typer.Option("--cache", help="HCQT cache folder (default: $CHROMATOOL_CACHE or the user cache dir).")] = None,
     log: Annotated[Optional[Path], typer.Option("--log", help="JSON-lines training log (default OUTPUT.log.jsonl).")] = None,
     device: Device = "auto",
@@ -162,7 +163,7 @@ def train_cmd(
                       steps_per_epoch=steps_per_epoch, max_steps=max_steps, max_minutes=max_minutes,
                       seed=seed, threads=threads, model_overrides=_settings(model_setting or []),
                       init=str(init) if init else None, voices=voices, precision=precision,
-                      per_recording=per_recording)
+                      per_recording=per_recording, positive_offset=positive_offset)
     summary = {"data": str(data), "valid": str(valid) if valid else f"{valid_fraction:g} of the groups"}
     with _training_display() as on_event:
         res = train(train_items, valid_items, output, cfg=cfg, device=dev, resume=resume, overwrite=overwrite,

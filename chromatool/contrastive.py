@@ -1,7 +1,8 @@
 """Contrastive pretext tasks (Krause, Weiß & Müller): cross-version and single-version pairs.
 
 * ``cross-version`` (CV): a positive pair is two excerpts of two versions of one piece at the
-  same score time (found through each version's score-to-audio time map);
+  same score time (found through each version's score-to-audio time map), or up to
+  ``TrainConfig.positive_offset`` score seconds apart;
 * ``single-version`` (SV), the baseline: two excerpts of one recording at most
   ``SV_MAX_OFFSET`` seconds apart (temporal proximity, as McCallum 2019).
 
@@ -72,7 +73,8 @@ class PairBatcher:
         if self.cfg.loss == "cross-version":
             j = int(rng.choice([k for k in self.versions[it.piece] if k != i]))
             s = s0 + (part[0] + float(rng.random())) / part[1] * (s1 - s0)
-            return i, self._frame(it, s), j, self._frame(self.items[j], s)
+            off = float(rng.uniform(-self.cfg.positive_offset, self.cfg.positive_offset)) if self.cfg.positive_offset else 0.0
+            return i, self._frame(it, s), j, self._frame(self.items[j], s + off)
         a = self._frame(it, s0 + (part[0] + float(rng.random())) / part[1] * (s1 - s0))
         return i, a, i, a + int(round(rng.uniform(-SV_MAX_OFFSET, SV_MAX_OFFSET) * self.fr))
 

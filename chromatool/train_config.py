@@ -51,6 +51,7 @@ class TrainConfig:
     voices: str = "top"  # bce on a ctc-chroma: salience targets of the top voice or of "all" notes
     precision: str = "float32"  # or "bfloat16": the forward pass under autocast (PRECISIONS)
     per_recording: int = 1  # contrastive losses: anchors per recording in a batch, at different times
+    positive_offset: float = 0.0  # cross-version: at most this many score seconds between a pair
 
     @property
     def architecture(self) -> str:

@@ -315,7 +315,8 @@ def _stop_reason(state: dict, cfg: TrainConfig) -> str | None:
 
 
 #: Settings that must not change when a training run is resumed.
-_RUN_SETTINGS = ("loss", "voices", "crop_seconds", "batch_size", "max_transpose", "seed", "per_recording")
+_RUN_SETTINGS = ("loss", "voices", "crop_seconds", "batch_size", "max_transpose", "seed", "per_recording",
+                 "positive_offset")
 
 
 def _run_identity(train_items: list[Item], valid_items: list[Item], cfg: TrainConfig, arch: str) -> dict:

@@ -102,6 +102,13 @@ def test_per_recording_batches_hold_one_recording_at_different_times(versions):
     n = b._frame(items[0], float(items[0].timemap[0, -1]))
     parts = [b.pair(0, np.random.default_rng(k), (k, 4))[1] for k in range(4)]
     assert all(k * n / 4 - 1 <= f <= (k + 1) * n / 4 + 1 for k, f in enumerate(parts))  # one per quarter
+    off = PairBatcher(items, hcqts, feature_config(), TrainConfig(loss="cross-version", positive_offset=2.0))
+    rng = np.random.default_rng(1)
+    gaps = []
+    for _ in range(40):  # score seconds between anchor and positive (speeds 1 and 1.25 alternate)
+        a, fa, j, fb = off.pair(0, rng)
+        gaps.append(fb / 25 / (1.0 if j % 2 == 0 else 1.25) - fa / 25 / (1.0 if a % 2 == 0 else 1.25))
+    assert max(np.abs(gaps)) <= 2.05 and np.std(gaps) > 0.5
 
 
 @pytest.fixture(scope="module")
