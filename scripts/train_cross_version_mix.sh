@@ -14,6 +14,7 @@ RUNS=${3:-runs/cross-version-v6}
 CT=${CHROMATOOL:-.venv/bin/chromatool}
 ASAP=../shared/data/asap
 MINUTES=${MINUTES:-15}
+POSITIVE_OFFSET=${POSITIVE_OFFSET:-0}  # CV pairs up to this many score seconds apart (v6: 0; from v9: 2)
 mkdir -p "$RUNS" "$WORK/mix"
 "$CT" dataset "$WORK/asap-test" --asap $ASAP --pieces 40 --versions 2 --max-seconds 90 --seed 31 --jobs 2 --skip-existing
 "$CT" dataset "$WORK/asap-train" --asap $ASAP --pieces 70 --versions 2 --max-seconds 90 --seed 32 --jobs 2 \
@@ -26,8 +27,9 @@ mkdir -p "$RUNS" "$WORK/mix"
 } > "$WORK/mix/versions.csv"
 for name in cv sv; do  # one thread each, side by side
   loss=$([ $name = cv ] && echo cross-version || echo single-version)
+  offset=""; [ $name = cv ] && offset="--positive-offset $POSITIVE_OFFSET"
   resume="--init $FROM/$name.pt"; [ -f "$RUNS/$name.last.pt" ] && resume="--resume"
-  "$CT" train --data "$WORK/mix/versions.csv" --loss $loss --batch-size 32 --steps-per-epoch 40 --lr 5e-4 \
+  "$CT" train --data "$WORK/mix/versions.csv" --loss $loss --batch-size 32 --steps-per-epoch 40 --lr 5e-4 $offset \
       --max-minutes "$MINUTES" --threads 1 --seed 0 --cache "$WORK/cache" -o "$RUNS/$name.pt" $resume &
 done
 wait
