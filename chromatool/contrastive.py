@@ -16,6 +16,7 @@ pieces) apart alone.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -69,13 +70,14 @@ class PairBatcher:
         """(anchor item, its centre frame, positive item, its centre frame); the anchor's score
         time lies in the ``part[0]``-th of ``part[1]`` equal parts of the item."""
         it = self.items[i]
+        cv = self.cfg.loss == "cross-version"
+        j = int(rng.choice([k for k in self.versions[it.piece] if k != i])) if cv else i
         s0, s1 = float(it.timemap[0, 0]), float(it.timemap[0, -1])
-        if self.cfg.loss == "cross-version":
-            j = int(rng.choice([k for k in self.versions[it.piece] if k != i]))
-            s = s0 + (part[0] + float(rng.random())) / part[1] * (s1 - s0)
-            off = float(rng.uniform(-self.cfg.positive_offset, self.cfg.positive_offset)) if self.cfg.positive_offset else 0.0
-            return i, self._frame(it, s), j, self._frame(self.items[j], s + off)
-        a = self._frame(it, s0 + (part[0] + float(rng.random())) / part[1] * (s1 - s0))
+        s = s0 + (part[0] + float(rng.random())) / part[1] * (s1 - s0)
+        a = self._frame(it, s)
+        if cv:
+            off = self.cfg.positive_offset
+            return i, a, j, self._frame(self.items[j], s + (float(rng.uniform(-off, off)) if off else 0.0))
         return i, a, i, a + int(round(rng.uniform(-SV_MAX_OFFSET, SV_MAX_OFFSET) * self.fr))
 
     def excerpt(self, i: int, centre: int) -> Any:
@@ -92,7 +94,7 @@ class PairBatcher:
         """{"x": (2B, H, width, bins)}: the B anchors, then their positives in the same order."""
         import torch
 
-        counts = {i: indices.count(i) for i in indices}
+        counts = Counter(indices)
         seen: dict[int, int] = {}
         pairs = []
         for i in indices:
