@@ -7,9 +7,10 @@
 # The renders (deterministic seeds) go to WORKDIR; the models, .last.pt files and logs to
 # RUNDIR (committed). Every version of a piece keeps the piece's instrumentation and gets its
 # own soundfont, timing, balance, room and noise (chromatool dataset --versions). A CV pair is
-# two versions up to POSITIVE_OFFSET score seconds apart (runs/cross-version-v9, the packaged
-# model; v7's CV took the same moment: instrument AP 0.353 against 0.385); SV's pairs lie up to
-# 2 s apart in one recording, as always.
+# two versions up to POSITIVE_OFFSET score seconds apart (runs/cross-version-v9, stage 1 of the
+# packaged model, whose stage 2 is scripts/train_cross_version_mix.sh; v7's CV took the same
+# moment: instrument AP 0.353 against 0.385); SV's pairs lie up to 2 s apart in one recording,
+# as always.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-${TMPDIR:-/tmp}/chromatool-cross-version}

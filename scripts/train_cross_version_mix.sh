@@ -5,16 +5,21 @@
 # dynamics and pedal; time maps from the annotated beats), then measured on the held-out
 # renders and on ASAP pieces left out of training.
 #
+# The packaged model (runs/cross-version-v12): stage 1 = scripts/train_cross_version.sh
+# (runs/cross-version-v9, CV positives up to 2 s apart), then this script with its defaults
+# (CV positives at the same moment, 30 minutes). v6 was FROM=runs/cross-version-v5 with
+# MINUTES=15; v11 the same as v12 with POSITIVE_OFFSET=2.
+#
 #   bash scripts/train_cross_version_mix.sh [WORKDIR] [FROM_RUNDIR] [RUNDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-${TMPDIR:-/tmp}/chromatool-cross-version}
-FROM=${2:-runs/cross-version-v5}
-RUNS=${3:-runs/cross-version-v6}
+FROM=${2:-runs/cross-version-v9}
+RUNS=${3:-runs/cross-version-v12}
 CT=${CHROMATOOL:-.venv/bin/chromatool}
 ASAP=../shared/data/asap
-MINUTES=${MINUTES:-15}
-POSITIVE_OFFSET=${POSITIVE_OFFSET:-0}  # CV pairs up to this many score seconds apart (v6: 0; from v9: 2)
+MINUTES=${MINUTES:-30}
+POSITIVE_OFFSET=${POSITIVE_OFFSET:-0}  # CV pairs up to this many score seconds apart (v6, v12: 0; v11: 2)
 mkdir -p "$RUNS" "$WORK/mix"
 "$CT" dataset "$WORK/asap-test" --asap $ASAP --pieces 40 --versions 2 --max-seconds 90 --seed 31 --jobs 2 --skip-existing
 "$CT" dataset "$WORK/asap-train" --asap $ASAP --pieces 70 --versions 2 --max-seconds 90 --seed 32 --jobs 2 \

@@ -38,11 +38,21 @@ SMALL="--model-setting channels=32,16,16,16 --seed 0 --threads 2 --cache $CV/cac
     --lr 3e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes 68 $(resume ce2)
 "$CT" train --loss ctc --init "$RUNS/ce2.pt" --data "$WORK/mix-ctc.csv" -o "$RUNS/ctc2.pt" $SMALL \
     --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume ctc2)
+# session 19: three times the performances (seed 13's first 120 are the set above), CE from ce2
+# (52 min, best at epoch 2), then CTC from it
+"$CT" dataset "$WORK/asap360" --asap ../shared/data/asap --pieces 360 --seed 13 --max-seconds 150 \
+    --exclude "$PIANO_VALID/bce.csv" --jobs 2 --skip-existing
+"$PY" scripts/mix_manifests.py "$WORK/mix360-bce.csv" "$CV/train/bce.csv:1:one-per-piece" "$WORK/asap360/bce.csv:1:prefix=asap"
+"$PY" scripts/mix_manifests.py "$WORK/mix360-ctc.csv" "$WORK/ensemble-themes/ctc.csv" "$WORK/asap360/ctc.csv:1:prefix=asap"
+"$CT" train --loss ce --init "$RUNS/ce2.pt" --data "$WORK/mix360-bce.csv" -o "$RUNS/ce3.pt" $SMALL \
+    --lr 3e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes 50 $(resume ce3)
+"$CT" train --loss ctc --init "$RUNS/ce3.pt" --data "$WORK/mix360-ctc.csv" -o "$RUNS/ctc3.pt" $SMALL \
+    --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume ctc3)
 # validation: Monteverdi renders (chromatool dataset VALID --composers monteverdi --pieces 24 --seed 2)
 # and the ASAP piano set, the packaged model beside each stage
 VALID=${VALID:-${TMPDIR:-/tmp}/chromatool-monteverdi}
 "$CT" dataset "$VALID" --composers monteverdi --pieces 24 --seed 2 --jobs 2 --skip-existing
-for stage in ce ctc ce2 ctc2; do
+for stage in ce ctc ce2 ctc2 ctc3; do
   "$PY" benchmarks/deep_retrieval.py "$PIANO_VALID" --asap --models-only --model chromatool/weights/ctc-chroma.pt --model "$RUNS/$stage.pt"
   "$PY" benchmarks/deep_retrieval.py "$VALID" --max-docs 12 --models-only --model chromatool/weights/ctc-chroma.pt --model "$RUNS/$stage.pt"
 done
