@@ -14,8 +14,11 @@ recording for each of the three real MTD themes, among the four real recordings 
 
 ``--asap``: the set is ``chromatool dataset DIR --asap ../shared/data/asap ...`` (human piano
 performances rendered with their pedal); the queries are two top-voice excerpts of 6–14 s of
-each performance's score (ASAP's midi_score.mid, the right hand's skyline), at the score's
-tempo, so the piano's real timing lies between query and document.
+each performance's score (ASAP's midi_score.mid, the right hand's skyline) from the part the
+render plays, at the performance's mean tempo there, so the piano's real timing (rubato,
+ritardandi) lies between query and document. (Until session 20 the excerpts were drawn from the
+whole score: 10 of the 56 queries of the 300-s renders lay past the render's end, and the tempo
+was off by up to 2x.)
 """
 
 from __future__ import annotations
@@ -51,12 +54,17 @@ def peer_checkpoint(folder: Path) -> Path | None:
 
 def asap_theme_rows(folder: Path) -> list[dict]:
     """ctc.csv-like rows (audio, theme, transpose 0) for an ASAP render folder: two top-voice
-    excerpts of each performance's score, written to ``folder/themes``."""
+    excerpts of each performance's score, written to ``folder/themes``, drawn from the part of
+    the score the render plays (``dataset --asap --max-seconds`` cuts long performances) and
+    scaled to the performance's mean tempo over that part (its annotated beats)."""
     from dataclasses import replace
+
+    import pretty_midi
 
     from chromatool.dataset import RenderSettings
     from chromatool.excerpts import write_excerpts
     from chromatool.labels import read_labels
+    from chromatool.performances import beat_map
     from chromatool.score import read_score
 
     asap = ROOT.parent / "shared" / "data" / "asap"
@@ -77,12 +85,17 @@ def asap_theme_rows(folder: Path) -> list[dict]:
         hist = lambda p: np.bincount(p, minlength=140)[:140].astype(float)  # noqa: E731
         a, b = hist(played.pitch), hist(read_score(asap / m["midi_performance"]).pitch)
         shift = max(range(-6, 7), key=lambda k: float(a @ np.roll(b, k)))  # the render's transposition
-        notes = replace(notes, pitch=notes.pitch + shift)
+        # the render holds the performance's first len(played) notes: where it was cut
+        starts = np.sort([n.start for ins in pretty_midi.PrettyMIDI(str(asap / m["midi_performance"])).instruments
+                          for n in ins.notes])
+        cut = (starts[len(played) - 1] + starts[len(played)]) / 2 if len(played) < starts.size else np.inf
+        score_t, perf_t = beat_map(asap / m["midi_performance"], cut)
+        top = notes.top_voice()
+        top = top.select((top.onset >= score_t[0]) & (top.offset <= score_t[-1]))
         # ASAP's score MIDI has nominal tempi (often 2x the played one): the query gets the
         # performance's mean tempo, as a theme book's metronome mark would give it
-        ratio = (played.onset.max() - played.onset.min()) / max(notes.onset.max() - notes.onset.min(), 1e-9)
-        top = notes.top_voice()
-        top = replace(top, onset=top.onset * ratio, offset=top.offset * ratio)
+        ratio = (perf_t[-1] - perf_t[0]) / (score_t[-1] - score_t[0])
+        top = replace(top, pitch=top.pitch + shift, onset=top.onset * ratio, offset=top.offset * ratio)
         rng = np.random.default_rng([7, i])
         for e in write_excerpts(top, RenderSettings(excerpts=2), rng, folder, Path(r["audio"]).stem):
             rows.append({"audio": r["audio"], "theme": e["theme"], "transpose": "0"})

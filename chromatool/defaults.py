@@ -42,8 +42,8 @@ ALIGN_FEATURE_RATE: float = 50.0
 RETRIEVE_TOP_K: int = 10
 #: The features retrieve matches by default: the best on validation, on ensembles and on piano,
 #: of those that put every real theme in ../shared/data first (benchmarks/deep_retrieval.py,
-#: MRR; docs/retrieval.md). The packaged deep chroma (session 16) 0.684 / 0.804 beats CQT chroma
-#: 0.602 / 0.706 and STFT chroma 0.556 / 0.693 (Monteverdi renders, 48 queries / ASAP piano
+#: MRR; docs/retrieval.md). The packaged deep chroma (session 20) 0.709 / 0.844 beats CQT chroma
+#: 0.602 / 0.763 and STFT chroma 0.556 / 0.797 (Monteverdi renders, 48 queries / ASAP piano
 #: performances, 56 queries) and puts all three MTD themes first among the real recordings.
 RETRIEVE_FEATURES: str = "deep"
 #: The features a theme index holds by default: hand-made, so that an archive of thousands of

@@ -11,7 +11,10 @@
 # RUNDIR (committed) the models, .last.pt files and logs. Stages, each from the last:
 #   ce   frame-wise CE along the top voice's onset path, lr 3e-4, 50 min ........ 2 threads
 #   ctc  CTC on the weak theme pairs of both sets, lr 1e-4, 25 min (early stop at 17) 2 threads
-#        → chromatool/weights/ctc-chroma.pt since session 16
+#        → chromatool/weights/ctc-chroma.pt in sessions 16-19
+#   ce2, ctc2 (session 17), ce3, ctc3 (session 19: 360 performances) below
+#        ctc3 → chromatool/weights/ctc-chroma.pt since session 20 (the piano benchmark's
+#        queries corrected: ctc3 is above ctc on both validation sets)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CV=${1:-${TMPDIR:-/tmp}/chromatool-cross-version}
