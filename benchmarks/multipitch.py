@@ -8,7 +8,7 @@ basic-pitch pins old packages, so it runs in its own environment (``--bp-python`
     .venv-bp/bin/pip install basic-pitch==0.4.0 --no-deps
     .venv-bp/bin/pip install onnxruntime "resampy<0.4.3" "setuptools<81" librosa mir_eval pretty_midi soundfile
 
-    python benchmarks/multipitch.py [--renders DIR] [--model multipitch --model runs/x.pt]
+    python benchmarks/multipitch.py [--renders DIR] [--model multipitch --model runs/x.pt@0.3]
 
 Sets:
 
@@ -111,8 +111,10 @@ def score_rows(pairs, activations) -> dict:
 
 def model_label(model: str, models: list[str]) -> str:
     """A model's name in the table: its stem, or its path where two models share the stem."""
-    stems = [Path(m).stem for m in models]
-    return Path(model).stem if stems.count(Path(model).stem) == 1 else model
+    path, _, th = model.partition("@")
+    stems = [Path(m.partition("@")[0]).stem for m in models]
+    name = Path(path).stem if stems.count(Path(path).stem) == 1 else path
+    return f"{name} @{th}" if th else name
 
 
 def chromatool_activations(pairs, model: str, threshold: float | None = None):
@@ -163,7 +165,8 @@ def main() -> None:
     ap.add_argument("--piano", type=Path, default=Path(tempfile.gettempdir()) / "chromatool-mp-piano")
     ap.add_argument("--exclude", type=Path, help="training manifest whose ASAP pieces (groups) are left out")
     ap.add_argument("--bp-python", default=str(ROOT / ".venv-bp" / "bin" / "python"))
-    ap.add_argument("--model", action="append", help="multipitch model name or file (repeatable)")
+    ap.add_argument("--model", action="append", help="multipitch model name or file (repeatable); "
+                    "MODEL@0.3 gives this model its own threshold")
     ap.add_argument("--threshold", type=float, help="activation threshold of chromatool's models "
                     "(default: the packaged model's, defaults.PITCH_THRESHOLD)")
     args = ap.parse_args()
@@ -177,7 +180,8 @@ def main() -> None:
             bp = basic_pitch_rolls(args.bp_python, [a for a, _ in pairs])
             figures = {}
             for m in models:
-                acts = chromatool_activations(pairs, m, args.threshold)
+                path, _, th = m.partition("@")
+                acts = chromatool_activations(pairs, path, float(th) if th else args.threshold)
                 figures[f"chromatool {model_label(m, models)}"] = score_rows(pairs, acts)
             ev, fr = bp_activations(pairs, bp, acts)
             figures["basic-pitch notes"] = score_rows(pairs, ev)
