@@ -51,14 +51,17 @@ SMALL="--model-setting channels=32,16,16,16 --seed 0 --threads 2 --cache $CV/cac
     --lr 3e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes 50 $(resume ce3)
 "$CT" train --loss ctc --init "$RUNS/ce3.pt" --data "$WORK/mix360-ctc.csv" -o "$RUNS/ctc3.pt" $SMALL \
     --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume ctc3)
-# session 20: CTC again from ctc3 (its validation loss was still falling when its 25 minutes ran out)
+# session 20: CTC again from ctc3, then from ctc4 (the validation loss was still falling when each
+# stage's 25 minutes ran out)
 "$CT" train --loss ctc --init "$RUNS/ctc3.pt" --data "$WORK/mix360-ctc.csv" -o "$RUNS/ctc4.pt" $SMALL \
     --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume ctc4)
+"$CT" train --loss ctc --init "$RUNS/ctc4.pt" --data "$WORK/mix360-ctc.csv" -o "$RUNS/ctc5.pt" $SMALL \
+    --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume ctc5)
 # validation: Monteverdi renders (chromatool dataset VALID --composers monteverdi --pieces 24 --seed 2)
 # and the ASAP piano set, the packaged model beside each stage
 VALID=${VALID:-${TMPDIR:-/tmp}/chromatool-monteverdi}
 "$CT" dataset "$VALID" --composers monteverdi --pieces 24 --seed 2 --jobs 2 --skip-existing
-for stage in ce ctc ce2 ctc2 ctc3 ctc4; do
+for stage in ce ctc ce2 ctc2 ctc3 ctc4 ctc5; do
   "$PY" benchmarks/deep_retrieval.py "$PIANO_VALID" --asap --models-only --model chromatool/weights/ctc-chroma.pt --model "$RUNS/$stage.pt"
   "$PY" benchmarks/deep_retrieval.py "$VALID" --max-docs 12 --models-only --model chromatool/weights/ctc-chroma.pt --model "$RUNS/$stage.pt"
 done
