@@ -32,31 +32,32 @@ mkdir -p "$RUNS"
 "$PY" scripts/mix_manifests.py "$WORK/mix-ctc.csv" "$WORK/ensemble-themes/ctc.csv" "$WORK/asap/ctc.csv:2:prefix=asap"
 resume() { [ -f "$RUNS/$1.last.pt" ] && echo --resume || true; }
 SMALL="--model-setting channels=32,16,16,16 --seed 0 --threads 2 --cache $CV/cache"
-"$CT" train --loss ce --init chromatool/weights/ctc-chroma.pt --data "$WORK/mix-bce.csv" -o "$RUNS/ce.pt" $SMALL \
-    --lr 3e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes 50 $(resume ce)
-"$CT" train --loss ctc --init "$RUNS/ce.pt" --data "$WORK/mix-ctc.csv" -o "$RUNS/ctc.pt" $SMALL \
-    --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume ctc)
+# ce_stage NAME INIT DATA MINUTES / ctc_stage NAME INIT DATA: one resumable stage into $RUNS/NAME.pt
+ce_stage() {
+  "$CT" train --loss ce --init "$2" --data "$3" -o "$RUNS/$1.pt" $SMALL \
+      --lr 3e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes "$4" $(resume "$1")
+}
+ctc_stage() {
+  "$CT" train --loss ctc --init "$2" --data "$3" -o "$RUNS/$1.pt" $SMALL \
+      --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume "$1")
+}
+ce_stage ce chromatool/weights/ctc-chroma.pt "$WORK/mix-bce.csv" 50
+ctc_stage ctc "$RUNS/ce.pt" "$WORK/mix-ctc.csv"
 # sessions 16-17: CE again from ce, the same data and split (16 epochs, 68 min), then CTC from it
-"$CT" train --loss ce --init "$RUNS/ce.pt" --data "$WORK/mix-bce.csv" -o "$RUNS/ce2.pt" $SMALL \
-    --lr 3e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes 68 $(resume ce2)
-"$CT" train --loss ctc --init "$RUNS/ce2.pt" --data "$WORK/mix-ctc.csv" -o "$RUNS/ctc2.pt" $SMALL \
-    --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume ctc2)
+ce_stage ce2 "$RUNS/ce.pt" "$WORK/mix-bce.csv" 68
+ctc_stage ctc2 "$RUNS/ce2.pt" "$WORK/mix-ctc.csv"
 # session 19: three times the performances (seed 13's first 120 are the set above), CE from ce2
 # (52 min, best at epoch 2), then CTC from it
 "$CT" dataset "$WORK/asap360" --asap ../shared/data/asap --pieces 360 --seed 13 --max-seconds 150 \
     --exclude "$PIANO_VALID/bce.csv" --jobs 2 --skip-existing
 "$PY" scripts/mix_manifests.py "$WORK/mix360-bce.csv" "$CV/train/bce.csv:1:one-per-piece" "$WORK/asap360/bce.csv:1:prefix=asap"
 "$PY" scripts/mix_manifests.py "$WORK/mix360-ctc.csv" "$WORK/ensemble-themes/ctc.csv" "$WORK/asap360/ctc.csv:1:prefix=asap"
-"$CT" train --loss ce --init "$RUNS/ce2.pt" --data "$WORK/mix360-bce.csv" -o "$RUNS/ce3.pt" $SMALL \
-    --lr 3e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes 50 $(resume ce3)
-"$CT" train --loss ctc --init "$RUNS/ce3.pt" --data "$WORK/mix360-ctc.csv" -o "$RUNS/ctc3.pt" $SMALL \
-    --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume ctc3)
+ce_stage ce3 "$RUNS/ce2.pt" "$WORK/mix360-bce.csv" 50
+ctc_stage ctc3 "$RUNS/ce3.pt" "$WORK/mix360-ctc.csv"
 # session 20: CTC again from ctc3, then from ctc4 (the validation loss was still falling when each
 # stage's 25 minutes ran out)
-"$CT" train --loss ctc --init "$RUNS/ctc3.pt" --data "$WORK/mix360-ctc.csv" -o "$RUNS/ctc4.pt" $SMALL \
-    --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume ctc4)
-"$CT" train --loss ctc --init "$RUNS/ctc4.pt" --data "$WORK/mix360-ctc.csv" -o "$RUNS/ctc5.pt" $SMALL \
-    --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume ctc5)
+ctc_stage ctc4 "$RUNS/ctc3.pt" "$WORK/mix360-ctc.csv"
+ctc_stage ctc5 "$RUNS/ctc4.pt" "$WORK/mix360-ctc.csv"
 # validation: Monteverdi renders (chromatool dataset VALID --composers monteverdi --pieces 24 --seed 2)
 # and the ASAP piano set, the packaged model beside each stage
 VALID=${VALID:-${TMPDIR:-/tmp}/chromatool-monteverdi}
