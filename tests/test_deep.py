@@ -69,6 +69,21 @@ def test_models_keep_the_number_of_frames(arch, n_out):
     assert out.shape == (2, 37, n_out)
 
 
+@pytest.mark.parametrize("kernel", [(3, 3), (3, 42), (4, 5), (25, 1)])
+def test_same_conv_without_gradients_equals_the_padded_copy(kernel):
+    """Inference pads inside the convolution (no copy); training pads first: the same output."""
+    from chromatool.models import _same_conv
+
+    torch.manual_seed(0)
+    conv = _same_conv(3, 4, kernel, own_padding=True)
+    x = torch.randn(2, 3, 30, 50)
+    with torch.no_grad():
+        fast = conv(x)
+    slow = conv(x).detach()  # gradients on: ZeroPad2d, then the convolution
+    assert fast.shape == slow.shape == (2, 4, 30, 50)
+    assert torch.allclose(fast, slow, atol=1e-6)
+
+
 def test_unknown_architecture_setting_is_an_error():
     from chromatool.errors import ModelError
     from chromatool.models import make_config

@@ -113,3 +113,14 @@ def test_chroma_fold_is_the_papers_fixed_pooling():
     assert c[0] == 6 and c[1] == 5 and c[2:].sum() == 0
     c = F.fold_to_chroma(X, centered=True)[:, 0]  # bin 2 and 38 (C + 2/3) now count as C#
     assert c[0] == 4 and c[1] == 7 and c[11] == 0
+
+
+@pytest.mark.parametrize("n", [1, 40, 32767, 32768, 100_003])
+def test_fft_decimation_filter_equals_direct_convolution(n):
+    from chromatool.cqt_engine import decimation_filter, fir_convolve
+
+    x = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    for h in (decimation_filter()[0::2], decimation_filter()[1::2]):
+        got = fir_convolve(x, h)
+        assert got.dtype == np.float32 and got.shape == (n + h.size - 1,)
+        np.testing.assert_allclose(got, np.convolve(x.astype(np.float64), h), atol=2e-6)
