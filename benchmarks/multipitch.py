@@ -118,14 +118,14 @@ def model_label(model: str, models: list[str]) -> str:
 
 
 def chromatool_activations(pairs, model: str, threshold: float | None = None):
-    from chromatool.audio import load_audio
-    from chromatool.deep import deep_features, load_model
+    """Thresholded salience of each recording as ``chromatool extract --kind pitch`` computes it
+    (its defaults: the recording's tuning estimated, bfloat16 where the CPU has it)."""
+    from chromatool.deep import extract
     from chromatool.evaluation import PITCH_THRESHOLD
 
-    lm = load_model(model, output="pitch")
     out = []
     for audio, _ in pairs:
-        f = deep_features(load_audio(audio, sr=int(lm.features["sr"])), lm, output="pitch")
+        f = extract(audio, model=model, kind="pitch")
         out.append(((f.data >= (PITCH_THRESHOLD if threshold is None else threshold)).astype(float), f.feature_rate))
     return out
 

@@ -273,10 +273,12 @@ def evaluate_pitch_cmd(
     threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0, help="Activation from which a semitone counts as sounding.")] = D.PITCH_THRESHOLD,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | json.")] = "table",
     device: Device = "auto",
+    tuning: Tuning = D.TUNING,
 ) -> None:
     """Frame-level multi-pitch precision, recall and F (mir_eval) of a multipitch model.
 
-    Each recording goes through the model; its thresholded 72-semitone activations (C1–B6, 25
+    Each recording goes through the model as `extract --kind pitch` runs it (its tuning
+    estimated unless --tuning gives it); its thresholded 72-semitone activations (C1–B6, 25
     frames per second) are compared with the reference notes frame by frame. The last row pools
     all frames of all files.
 
@@ -295,7 +297,7 @@ def evaluate_pitch_cmd(
     pairs = pitch_evaluation_pairs([str(p) for p in inputs])
     lm = load_model(model, output="pitch", device=dev)
     with progress_bar(len(pairs), "multi-pitch") as cb:
-        rows = evaluate_pitch(pairs, lm, threshold=threshold, device=dev, on_done=cb)
+        rows = evaluate_pitch(pairs, lm, threshold=threshold, device=dev, tuning=_tuning(tuning), on_done=cb)
     total = pooled_f(rows)
     if fmt == "json":
         typer.echo(json.dumps({"model": lm.source, "threshold": threshold, "files": rows, "pooled": total}, indent=2))

@@ -143,15 +143,20 @@ def pitch_evaluation_pairs(inputs: list[str]) -> list[tuple[Path, Path]]:
 
 
 def evaluate_pitch(pairs: list[tuple[Path, Path]], lm, *, threshold: float = PITCH_THRESHOLD,
-                   device: str = D.DEVICE, on_done=None) -> list[dict]:
-    """Run a multipitch model on each recording and score it against its notes."""
+                   device: str = D.DEVICE, tuning: str | float = D.TUNING, on_done=None) -> list[dict]:
+    """Run a multipitch model on each recording as ``extract`` does (``tuning="auto"``: each
+    recording's deviation from A440 estimated and the filters centred on it) and score it
+    against its notes."""
     from .audio import load_audio
     from .deep import deep_features
+    from .tuning import resolve_tuning
 
     rows = []
+    sr = int(lm.features["sr"])
     for i, (audio, labels) in enumerate(pairs):
-        f = deep_features(load_audio(audio, sr=int(lm.features["sr"])), lm, output="pitch", device=device)
-        rows.append({"audio": str(audio), "labels": str(labels),
+        y = load_audio(audio, sr=sr)
+        f = deep_features(y, lm, output="pitch", device=device, tuning=resolve_tuning(tuning, y, sr=sr))
+        rows.append({"audio": str(audio), "labels": str(labels), "tuning": float(f.params["tuning"]),
                      **multipitch_scores(f.data, read_notes(labels), feature_rate=f.feature_rate,
                                          threshold=threshold)})
         if on_done:

@@ -18,7 +18,7 @@ from chromatool.cli import app
 from chromatool.errors import ParameterError
 from chromatool.io import load_array
 
-from conftest import PEERS, REAL, ROOT, SR, need
+from conftest import PEERS, REAL, ROOT, SR, need, tone
 
 torch = pytest.importorskip("torch")
 runner = CliRunner()
@@ -550,3 +550,25 @@ def test_more_cuda_processes_than_gpus_is_an_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(ParameterError, match="1 visible"):
         init_distributed("cuda")
+
+
+def test_evaluate_pitch_centres_on_the_recordings_tuning_as_extract_does(tmp_path):
+    """A chord 40 cents sharp scores as the in-tune one (the tuning estimated, as `extract` runs)."""
+    import soundfile as sf
+
+    from chromatool.deep import load_model
+    from chromatool.evaluation import evaluate_pitch
+
+    labels = tmp_path / "chord.mid.csv"
+    labels.write_text("start_time,end_time,instrument,note,start_beat,end_beat,measure,note_value\n"
+                      + "".join(f"0.0,3.0,piano,{m},1,4,1,\n" for m in (48, 55, 64)))
+    pairs = []
+    for name, cents in (("in_tune", 0.0), ("sharp", 40.0)):
+        sf.write(tmp_path / f"{name}.wav", tone([m + cents / 100 for m in (48, 55, 64)], seconds=3.0, harmonics=6),
+                 22050)
+        pairs.append((tmp_path / f"{name}.wav", labels))
+    rows = evaluate_pitch(pairs, load_model(output="pitch"))
+    assert abs(rows[1]["tuning"] - 40) <= 5 and abs(rows[0]["tuning"]) <= 5
+    assert rows[0]["f"] > 0.5 and abs(rows[1]["f"] - rows[0]["f"]) < 0.03  # at --tuning 0: 0.64 vs 0.74
+    fixed = evaluate_pitch(pairs[1:], load_model(output="pitch"), tuning=0.0)
+    assert fixed[0]["tuning"] == 0.0
