@@ -14,7 +14,10 @@
 - **asap**: real pianists' performances from ../shared/data/asap (performance MIDI with its
   sustain pedal, rendered), their first ``--asap-seconds`` cut at a beat; the score
   (``midi_score.mid``) is aligned to the render and its beats carried through the alignment
-  are compared with the performance's annotated beats.
+  (``Alignment.beat_times``: a beat on a note onset through the time map, a beat off every
+  onset at a steady tempo between its neighbours that have one, as ASAP's annotations place
+  them; the Sync Toolbox's beats by the same rule) are compared with the performance's
+  annotated beats.
 
 Errors are onset errors (smooth, expressive) or beat errors (asap) in ms. The Sync Toolbox's
 MrMsDTW runs on the same pairs (score rendered by chromatool's own FluidSynth render) when
@@ -90,15 +93,16 @@ def _map(wp: np.ndarray, t: np.ndarray) -> np.ndarray:
 def _run_aligners(score_notes, y, times, sync_python):
     """Recording times of score ``times`` (None: of the score's notes, as the label file has
     them) by chromatool and (optionally) the Sync Toolbox."""
-    from chromatool.alignment import align_notes
+    from chromatool.alignment import align_notes, carry_beats
     from chromatool.render import render
 
     own_font = _own_font()
     a = align_notes(score_notes, y, soundfont=str(own_font))
-    out = {"chromatool": a.notes.onset if times is None else a.to_recording(times)}
-    times = score_notes.onset if times is None else times
+    out = {"chromatool": a.notes.onset if times is None else a.beat_times(times)}
     if sync_python:
-        out["synctoolbox"] = _map(_sync_path(sync_python, render(score_notes, soundfont=own_font), y), times)
+        wp = _sync_path(sync_python, render(score_notes, soundfont=own_font), y)
+        out["synctoolbox"] = (_map(wp, score_notes.onset) if times is None else  # beats: the same rule
+                              carry_beats(times, score_notes.onset, lambda t: _map(wp, t)))
     return out, a
 
 

@@ -241,3 +241,18 @@ def test_dtw_features_tell_registers_apart_where_chroma_cannot():
     assert coarse.shape[0] == 12 + X["pitch"].shape[0]
     assert float(coarse[:, low] @ coarse[:, high]) < 0.8
     assert dtw_features(X, (0.0, 0.0))[0] is X["chroma"]
+
+
+def test_beats_off_every_onset_are_carried_at_a_steady_tempo():
+    """A beat inside a held note lies on the line between its neighbours that have onsets,
+    whatever the notes between them do; beats on onsets follow the time map."""
+    from chromatool.alignment import carry_beats
+
+    beats = np.arange(6.0)  # score beats at 0..5 s
+    onsets = np.array([0.0, 1.0, 2.5, 4.0, 5.0])  # beats 2 and 3 lie inside a note held from 1.0; 2.5 is off-beat
+    def time_map(t):  # the performer lingers after the off-beat note at 2.5
+        return np.interp(t, [0, 1, 2.5, 4, 5], [0, 1, 2.0, 5.0, 6.0])
+    got = carry_beats(beats, onsets, time_map)
+    np.testing.assert_allclose(got[[0, 1, 4, 5]], [0, 1, 5, 6])
+    np.testing.assert_allclose(got[[2, 3]], [2.333333, 3.666667], atol=1e-5)  # steady from 1 s to 5 s
+    assert not np.allclose(got, time_map(beats))
