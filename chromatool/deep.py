@@ -59,6 +59,16 @@ def input_hcqt(y: np.ndarray, features: dict[str, Any], *, engine=None, log: boo
     return log_compress(H) if log else H
 
 
+def log_reference(peak: float) -> float:
+    """The 0-dB reference of a file's log-HCQT: its peak magnitude rounded to 0.01 dB. The CQT's
+    last bits depend on how many threads BLAS uses; the peak itself would pass them to every log
+    value, and the network's bfloat16 arithmetic would show them (posteriors 1e-3 apart between
+    1 and 2 threads). Rounded, one machine's output is another's."""
+    if peak <= 0:
+        return peak
+    return float(10.0 ** (round(20.0 * np.log10(peak), 2) / 20.0))
+
+
 def model_input(H: np.ndarray, features: dict[str, Any]):
     """HCQT (n_harmonics, n_bins, n_frames) → the network's (n_harmonics, n_frames, n_bins) tensor."""
     import torch
@@ -238,7 +248,7 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = D.DEEP_KIND, 
 
         act, precision = frame_embeddings(lm.model, model_input(H, lm.features), device=device), "float32"
     else:
-        ref = float(H.max()) if H.size else 0.0
+        ref = log_reference(float(H.max())) if H.size else 0.0
         precision = resolve_precision(precision, device)
         act = network_output(lm, H, device=device, magnitude_ref=ref, precision=precision).T  # (n_outputs, N)
     if output == "chroma":

@@ -119,33 +119,11 @@ class Conv2d(nn.Conv2d):
         return super().forward(x)
 
 
-class _SameConv(nn.Sequential):
-    """A conv2d with TensorFlow's "same" padding: ``ZeroPad2d`` then :class:`Conv2d` (for even
-    kernels one more after than before). Without gradients (inference, validation) the padding is
-    the convolution's own, symmetric, and the extra row or column cut off: no padded copy of the
-    input is made (``own_padding``; the ctc-chroma's inference 1.15-1.2x faster, the multi-pitch
-    network's slower in bfloat16, so it keeps the copy)."""
-
-    own_padding: bool = False
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() or not self.own_padding:
-            return super().forward(x)
-        pad, conv = self[0], self[1]
-        left, right, top, bottom = pad.padding
-        pf, pt = max(left, right), max(top, bottom)
-        y = F.conv2d(x, conv.weight, conv.bias, padding=(pt, pf))
-        if (left, right, top, bottom) != (pf, pf, pt, pt):
-            y = y[:, :, pt - top: y.shape[2] - (pt - bottom), pf - left: y.shape[3] - (pf - right)]
-        return y
-
-
-def _same_conv(c_in: int, c_out: int, kernel: tuple[int, int], *, own_padding: bool = False) -> nn.Module:
+def _same_conv(c_in: int, c_out: int, kernel: tuple[int, int]) -> nn.Module:
+    """A conv2d with TensorFlow's "same" padding (for even kernels: one more after than before)."""
     kt, kf = kernel
     pad = ((kf - 1) // 2, kf // 2, (kt - 1) // 2, kt // 2)  # F.pad order: last dim first
-    conv = _SameConv(nn.ZeroPad2d(pad), Conv2d(c_in, c_out, kernel))
-    conv.own_padding = own_padding
-    return conv
+    return nn.Sequential(nn.ZeroPad2d(pad), Conv2d(c_in, c_out, kernel))
 
 
 def chroma_pooling_matrix(n_bins: int = D.N_BINS, bins_per_octave: int = D.BINS_PER_OCTAVE) -> np.ndarray:
@@ -167,10 +145,8 @@ class CTCChroma(nn.Module):
         super().__init__()
         self.config = config
         chans = (config.n_harmonics, *config.channels)
-        self.convs = nn.ModuleList(_same_conv(a, b, tuple(config.kernel), own_padding=True)
-                                   for a, b in zip(chans[:-1], chans[1:]))
-        self.distribute = _same_conv(chans[-1], config.distribute_channels, tuple(config.distribute_kernel),
-                                     own_padding=True)
+        self.convs = nn.ModuleList(_same_conv(a, b, tuple(config.kernel)) for a, b in zip(chans[:-1], chans[1:]))
+        self.distribute = _same_conv(chans[-1], config.distribute_channels, tuple(config.distribute_kernel))
         self.squishy = nn.Conv2d(config.distribute_channels, 1, 1)
         self.register_buffer("chroma_pool", torch.from_numpy(
             chroma_pooling_matrix(config.n_bins, config.bins_per_octave)), persistent=False)
