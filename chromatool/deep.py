@@ -63,7 +63,8 @@ def log_reference(peak: float) -> float:
     """The 0-dB reference of a file's log-HCQT: its peak magnitude rounded to 0.01 dB. The CQT's
     last bits depend on how many threads BLAS uses; the peak itself would pass them to every log
     value, and the network's bfloat16 arithmetic would show them (posteriors 1e-3 apart between
-    1 and 2 threads). Rounded, one machine's output is another's."""
+    1 and 2 threads). Rounded, they move it only when the peak lies within a few millionths of a
+    dB of a rounding step."""
     if peak <= 0:
         return peak
     return float(10.0 ** (round(20.0 * np.log10(peak), 2) / 20.0))
