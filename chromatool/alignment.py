@@ -74,9 +74,9 @@ def carry_beats(beats: np.ndarray, score_onsets: np.ndarray, time_map,
     onsets = np.unique(np.asarray(score_onsets, dtype=np.float64))
     if onsets.size == 0 or beats.size < 2:
         return mapped
-    k = np.clip(np.searchsorted(onsets, beats), 1, max(onsets.size - 1, 1))
-    near = np.minimum(np.abs(beats - onsets[k - 1]), np.abs(beats - onsets[np.minimum(k, onsets.size - 1)]))
-    on = near <= tolerance
+    k = np.searchsorted(onsets, beats)  # the onsets either side of each beat
+    before, after = onsets[np.maximum(k - 1, 0)], onsets[np.minimum(k, onsets.size - 1)]
+    on = np.minimum(np.abs(beats - before), np.abs(beats - after)) <= tolerance
     if on.sum() >= 2:
         mapped[~on] = np.interp(beats[~on], beats[on], mapped[on])
     return mapped

@@ -221,18 +221,20 @@ def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = D.DEVICE,
 
 
 def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = D.DEEP_KIND, device: str = D.DEVICE,
-                  engine=None, tuning: float = 0.0, precision: str = D.INFERENCE_PRECISION) -> Features:
+                  engine=None, tuning: str | float = 0.0, precision: str = D.INFERENCE_PRECISION) -> Features:
     """Deep features of a signal at the model's feature rate.
 
     output : "chroma" (12, N), ε dropped and columns ℓ2-normalised (ctc-chroma; pitchclass gives
         its activations, multipitch folds its semitones); "pitch" (72, N) semitone salience C1–B6
         (multipitch models); "probs" (13, N) the ctc-chroma posteriors with ε last; "embedding"
         (dims, N) unit vectors of an embedding model, each of the excerpt centred on its frame.
-    tuning : cents from A440 the HCQT filters are centred on (the recording's tuning)
+    tuning : cents from A440 the HCQT filters are centred on (the recording's tuning), or
+        "auto" to estimate it from ``y``
     precision : "auto", "float32" or "bfloat16" arithmetic of the network (``INFERENCE_PRECISION``)
     """
     from .device import resolve_precision
     from .features import normalize
+    from .tuning import resolve_tuning
 
     arch = lm.arch
     if (output == "embedding") != (arch == "embedding"):
@@ -242,6 +244,7 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = D.DEEP_KIND, 
         raise ModelError(f"kind='pitch' needs a multipitch model; {Path(lm.source).name} is {arch}")
     if output == "probs" and arch != "ctc-chroma":
         raise ModelError(f"kind='probs' needs a ctc-chroma model; {Path(lm.source).name} is {arch}")
+    tuning = resolve_tuning(tuning, y, sr=int(lm.features["sr"]))
     feats = {**lm.features, "fmin": float(lm.features["fmin"]) * 2.0 ** (tuning / 1200.0)}
     H = input_hcqt(y, feats, engine=engine, log=output == "embedding")
     if output == "embedding":
@@ -298,15 +301,13 @@ def extract(audio: str | Path | np.ndarray, *, model: str | Path | None = None, 
     [0, 4, 7]
     """
     from .audio import load_audio
-    from .tuning import resolve_tuning
 
     if kind not in OUTPUTS:
         raise ParameterError(f"kind must be one of {', '.join(OUTPUTS)}, got {kind!r}")
     lm = cached_model(str(model) if model is not None else None, device, kind)
     sr = int(lm.features["sr"])
     y = load_audio(audio, sr=sr) if isinstance(audio, (str, Path)) else np.asarray(audio, dtype=np.float32)
-    return deep_features(y, lm, output=kind, device=device, tuning=resolve_tuning(tuning, y, sr=sr),
-                         precision=precision)
+    return deep_features(y, lm, output=kind, device=device, tuning=tuning, precision=precision)
 
 
 @dataclass(frozen=True)
@@ -327,13 +328,11 @@ class ExtractTask:
         from .audio import load_audio
         from .featurize import engine_for
         from .io import save_array
-        from .tuning import resolve_tuning
 
         lm = cached_model(self.model, self.device, self.output)
         sr = int(lm.features["sr"])
-        y = load_audio(self.src, sr=sr)
-        f = deep_features(y, lm, output=self.output, device=self.device, engine=engine_for(self.device),
-                          tuning=resolve_tuning(self.tuning, y, sr=sr), precision=self.precision)
+        f = deep_features(load_audio(self.src, sr=sr), lm, output=self.output, device=self.device,
+                          engine=engine_for(self.device), tuning=self.tuning, precision=self.precision)
         return save_array(self.dest, f.data, {**f.metadata(), "source": str(self.src)},
                           overwrite=self.overwrite, fmt=self.fmt)
 

@@ -149,13 +149,11 @@ def evaluate_pitch(pairs: list[tuple[Path, Path]], lm, *, threshold: float = PIT
     against its notes."""
     from .audio import load_audio
     from .deep import deep_features
-    from .tuning import resolve_tuning
 
     rows = []
-    sr = int(lm.features["sr"])
     for i, (audio, labels) in enumerate(pairs):
-        y = load_audio(audio, sr=sr)
-        f = deep_features(y, lm, output="pitch", device=device, tuning=resolve_tuning(tuning, y, sr=sr))
+        f = deep_features(load_audio(audio, sr=int(lm.features["sr"])), lm, output="pitch", device=device,
+                          tuning=tuning)
         rows.append({"audio": str(audio), "labels": str(labels), "tuning": float(f.params["tuning"]),
                      **multipitch_scores(f.data, read_notes(labels), feature_rate=f.feature_rate,
                                          threshold=threshold)})

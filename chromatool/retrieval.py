@@ -82,15 +82,13 @@ class DocFeatureTask:
 
     def compute(self) -> np.ndarray:
         from .audio import load_audio
-        from .tuning import resolve_tuning
 
         if self.kind in MODEL_FEATURES:
             from .deep import cached_model, deep_features
 
             lm = cached_model(self.model, self.device, MODEL_FEATURES[self.kind])
-            y = load_audio(self.path, sr=int(lm.features["sr"]))
-            return deep_features(y, lm, output=MODEL_FEATURES[self.kind], device=self.device,
-                                 tuning=resolve_tuning(self.tuning, y, sr=int(lm.features["sr"]))).data
+            return deep_features(load_audio(self.path, sr=int(lm.features["sr"])), lm, output=MODEL_FEATURES[self.kind],
+                                 device=self.device, tuning=self.tuning).data
         from .featurize import audio_features
 
         return audio_features(self.path, kind=self.kind, feature_rate=self.feature_rate,
