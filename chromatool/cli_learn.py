@@ -124,6 +124,7 @@ def train_cmd(
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from the weights of this model file (same architecture), e.g. a salience pre-training.")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch.")] = None,
     precision: Annotated[str, typer.Option("--precision", help="float32, or bfloat16 autocast of the forward pass (faster where the CPU or GPU has bfloat16 units).")] = _TRAIN.precision,
+    input_norm: Annotated[str, typer.Option("--input-norm", help="The HCQT's normalisation: l2 per frame (Zalkow & Müller) or none (the log-HCQT as it is, so quiet frames and room noise stay quiet).")] = _TRAIN.input_norm,
     per_recording: Annotated[int, typer.Option("--per-recording", min=1, help="cross-version and single-version: anchors per recording in a batch, at different times (its other times become negatives).")] = _TRAIN.per_recording,
     positive_offset: Annotated[float, typer.Option("--positive-offset", min=0.0, help="cross-version: a positive pair's two excerpts lie up to this many score seconds apart (0: the same moment).")] = _TRAIN.positive_offset,
     cache: Annotated[Optional[Path], typer.Option("--cache", help="HCQT cache folder (default: $CHROMATOOL_CACHE or the user cache dir).")] = None,
@@ -145,12 +146,13 @@ def train_cmd(
         chromatool train --data data/ctc.csv --loss ctc -o chroma.pt --resume
         chromatool train --data cv/versions.csv --loss cross-version -o cv.pt --batch-size 32
     """
-    from .train_config import PRECISIONS
+    from .train_config import INPUT_NORMS, PRECISIONS
     from .training import LOSSES, VOICES, read_manifest, split_by_group, train
 
     _choice(loss, LOSSES, "--loss")
     _choice(voices, VOICES, "--voices")
     _choice(precision, PRECISIONS, "--precision")
+    _choice(input_norm, INPUT_NORMS, "--input-norm")
     dev = resolve_device(device)
     items = read_manifest(data, loss)
     if valid is not None:
@@ -163,7 +165,8 @@ def train_cmd(
                       steps_per_epoch=steps_per_epoch, max_steps=max_steps, max_minutes=max_minutes,
                       seed=seed, threads=threads, model_overrides=_settings(model_setting or []),
                       init=str(init) if init else None, voices=voices, precision=precision,
-                      per_recording=per_recording, positive_offset=positive_offset)
+                      per_recording=per_recording, positive_offset=positive_offset,
+                      input_norm=input_norm)
     summary = {"data": str(data), "valid": str(valid) if valid else f"{valid_fraction:g} of the groups"}
     with _training_display() as on_event:
         res = train(train_items, valid_items, output, cfg=cfg, device=dev, resume=resume, overwrite=overwrite,

@@ -40,8 +40,8 @@ CHUNK_CONTEXT = 32
 def feature_config(*, feature_rate: float = D.FEATURE_RATE, normalize: str = "l2") -> dict[str, Any]:
     """The HCQT a model reads (``normalize``: "l2" per frame and harmonic, as in Zalkow &
     Müller §3, or "none")."""
-    if normalize not in ("l2", "none"):
-        raise ParameterError(f"unknown input normalisation {normalize!r}; choose l2 or none")
+    if normalize not in D.INPUT_NORMS:
+        raise ParameterError(f"unknown input normalisation {normalize!r}; choose {' or '.join(D.INPUT_NORMS)}")
     return {"kind": "hcqt", "sr": D.SAMPLE_RATE, "feature_rate": float(feature_rate),
             "harmonics": list(D.HCQT_HARMONICS), "fmin": D.FMIN, "n_bins": D.N_BINS,
             "bins_per_octave": D.BINS_PER_OCTAVE, "normalize": normalize}

@@ -94,6 +94,9 @@ DEEP_KIND: str = "chroma"
 #: float32's) and float32 elsewhere.
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
 INFERENCE_PRECISIONS: tuple[str, ...] = ("auto", *PRECISIONS)
+#: Normalisations of the HCQT a model reads: "l2" per frame and harmonic (Zalkow & Müller §3),
+#: or "none" (the log-HCQT as it is, so quiet frames and room noise stay quiet).
+INPUT_NORMS: tuple[str, ...] = ("l2", "none")
 INFERENCE_PRECISION: str = "auto"
 
 

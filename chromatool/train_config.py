@@ -52,11 +52,15 @@ class TrainConfig:
     precision: str = "float32"  # or "bfloat16": the forward pass under autocast (PRECISIONS)
     per_recording: int = 1  # contrastive losses: anchors per recording in a batch, at different times
     positive_offset: float = 0.0  # cross-version: at most this many score seconds between a pair
+    input_norm: str = "l2"  # the HCQT's per-frame normalisation (INPUT_NORMS): "l2" or "none" (keeps level)
 
     @property
     def architecture(self) -> str:
         return self.arch or DEFAULT_ARCH[self.loss]
 
+
+#: Input normalisations of the HCQT a model reads (defaults.INPUT_NORMS).
+INPUT_NORMS: tuple[str, ...] = D.INPUT_NORMS
 
 #: Arithmetic of the forward pass in training (defaults.PRECISIONS).
 PRECISIONS: tuple[str, ...] = D.PRECISIONS

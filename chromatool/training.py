@@ -185,7 +185,7 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     seed_everything(cfg.seed + dist_info.rank, device)
     emit = on_event if (on_event and dist_info.main) else (lambda kind, info: None)
 
-    features = feature_config(normalize="l2")
+    features = feature_config(normalize=cfg.input_norm)
     paths = [it.audio for it in train_items + valid_items]
     hcqts = recording_hcqts(paths, features, cache_root=cache_root, jobs=jobs,
                             on_done=lambda i, r: emit("features", {"done": i, "total": len(set(paths))}))
@@ -316,7 +316,7 @@ def _stop_reason(state: dict, cfg: TrainConfig) -> str | None:
 
 #: Settings that must not change when a training run is resumed.
 _RUN_SETTINGS = ("loss", "voices", "crop_seconds", "batch_size", "max_transpose", "seed", "per_recording",
-                 "positive_offset")
+                 "positive_offset", "input_norm")
 
 
 def _run_identity(train_items: list[Item], valid_items: list[Item], cfg: TrainConfig, arch: str) -> dict:

@@ -283,6 +283,24 @@ def test_tiny_multipitch_model_and_pitch_evaluation(mini, tmp_path):
     assert len(res["files"]) == 6 and 0 <= res["pooled"]["f"] <= 1
 
 
+def test_multipitch_without_input_normalisation_keeps_the_level(mini, tmp_path):
+    from chromatool.deep import feature_config, model_input
+
+    out = _train(tmp_path, mini[1], "bce", "--arch", "multipitch", "--input-norm", "none")
+    ck = torch.load(out, weights_only=True)
+    assert ck["features"]["normalize"] == "none" and ck["training"]["run"]["input_norm"] == "none"
+    H = np.random.default_rng(0).random((6, 216, 40)).astype(np.float32)
+    H[:, :, :20] *= 0.1  # quiet frames
+    x_none, x_l2 = model_input(H, ck["features"]), model_input(H, feature_config())
+    assert np.allclose(x_none.numpy(), H.transpose(0, 2, 1))  # the level is the network's to see
+    assert np.allclose(x_l2.norm(dim=-1).numpy(), 1.0, atol=1e-5)  # l2: every frame alike
+    wav = mini[1].parent / "audio" / "m1.wav"
+    r = invoke("extract", wav, "-o", tmp_path / "p.npy", "--model", out, "--kind", "pitch")
+    assert r.exit_code == 0, r.output
+    r = invoke("train", "--loss", "bce", "--data", mini[1], "-o", tmp_path / "x.pt", "--input-norm", "max")
+    assert r.exit_code != 0 and "--input-norm" in r.output
+
+
 def test_chunked_inference_equals_whole(mini):
     from chromatool.deep import LoadedModel, network_output
     from chromatool.models import build_model
