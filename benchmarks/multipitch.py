@@ -8,7 +8,7 @@ basic-pitch pins old packages, so it runs in its own environment (``--bp-python`
     .venv-bp/bin/pip install basic-pitch==0.4.0 --no-deps
     .venv-bp/bin/pip install onnxruntime "resampy<0.4.3" "setuptools<81" librosa mir_eval pretty_midi soundfile
 
-    python benchmarks/multipitch.py [--renders DIR] [--model multipitch --model runs/x.pt@0.3]
+    python benchmarks/multipitch.py [--renders DIR] [--model multipitch --model runs/x.pt@0.3] [--per-file]
 
 Sets:
 
@@ -169,6 +169,7 @@ def main() -> None:
                     "MODEL@0.3 gives this model its own threshold")
     ap.add_argument("--threshold", type=float, help="activation threshold of chromatool's models "
                     "(default: the packaged model's, defaults.PITCH_THRESHOLD)")
+    ap.add_argument("--per-file", action="store_true", help="also a row per recording of the real set")
     args = ap.parse_args()
     models = args.model or ["multipitch"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -178,20 +179,23 @@ def main() -> None:
             if not pairs:
                 continue
             bp = basic_pitch_rolls(args.bp_python, [a for a, _ in pairs])
-            figures = {}
+            systems = {}
             for m in models:
                 path, _, th = m.partition("@")
                 acts = chromatool_activations(pairs, path, float(th) if th else args.threshold)
-                figures[f"chromatool {model_label(m, models)}"] = score_rows(pairs, acts)
-            ev, fr = bp_activations(pairs, bp, acts)
-            figures["basic-pitch notes"] = score_rows(pairs, ev)
-            figures["basic-pitch frames"] = score_rows(pairs, fr)
-            rows.append((name, len(pairs), figures))
+                systems[f"chromatool {model_label(m, models)}"] = acts
+            systems["basic-pitch notes"], systems["basic-pitch frames"] = bp_activations(pairs, bp, acts)
+            rows.append((name, len(pairs), {k: score_rows(pairs, a) for k, a in systems.items()}))
+            if args.per_file and name == "real":
+                for i, (audio, _) in enumerate(pairs):
+                    rows.append((f"  {audio.stem[-24:]}", 1, {k: score_rows(pairs[i:i + 1], a[i:i + 1])
+                                                           for k, a in systems.items()}))
     ref = "basic-pitch notes"
-    print(f"{'set':<9}{'files':>6}  {'system':<42}{'P':>7}{'R':>7}{'F':>7}  F vs {ref}")
+    width = max(9, *(len(name) + 1 for name, _, _ in rows))
+    print(f"{'set':<{width}}{'files':>6}  {'system':<42}{'P':>7}{'R':>7}{'F':>7}  F vs {ref}")
     for name, n, figures in rows:
         for system, f in figures.items():
-            print(f"{name:<9}{n:>6}  {system:<42}{f['precision']:>7.3f}{f['recall']:>7.3f}{f['f']:>7.3f}"
+            print(f"{name:<{width}}{n:>6}  {system:<42}{f['precision']:>7.3f}{f['recall']:>7.3f}{f['f']:>7.3f}"
                   f"  {f['f'] / max(figures[ref]['f'], 1e-9):.2f}x")
 
 

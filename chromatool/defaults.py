@@ -67,11 +67,10 @@ INDEX_CANDIDATES: int = 50
 #: Activation from which a semitone counts as sounding (multi-pitch output): the best pooled F
 #: of the packaged multipitch model on a tuning set of 8 Beethoven pieces rendered with today's
 #: realistic chain (`chromatool dataset DIR --composers beethoven --pieces 8 --seed 5
-#: --excerpts 0`), each recording's tuning estimated as `extract` runs it (session 21; until
-#: then the set was scored at --tuning 0, where detuned renders split their notes between
-#: neighbouring semitones and 0.3 was best): 0.2 0.552, 0.3 0.590, 0.4 0.611, 0.45 0.614,
-#: 0.5 0.611, 0.6 0.593. Validation: benchmarks/multipitch.py.
-PITCH_THRESHOLD: float = 0.45
+#: --excerpts 0`), each recording's tuning estimated as `extract` runs it. Session 22 (stage 5,
+#: the log-HCQT without per-frame normalisation): 0.35 0.619, 0.4 0.624, 0.45 0.620, 0.5 0.613,
+#: 0.55 0.603, 0.6 0.588 (stage 4 had 0.614 at 0.45). Validation: benchmarks/multipitch.py.
+PITCH_THRESHOLD: float = 0.4
 
 #: Tuning of recordings: "auto" estimates each recording's deviation from A440 and centres the
 #: CQT filters on it; a number forces that many cents.
