@@ -37,6 +37,12 @@ COARSE_WINDOW: int = 1
 #: Silence (seconds) around the score render, so that silence, applause or talk before and
 #: after the music in a recording has something to match.
 PAD_SECONDS: float = 1.0
+#: Seconds of the score render kept after its last note ends. FluidSynth renders until every
+#: voice has died away (seconds of a piano's release); a recording's quiet last chords then
+#: matched that tail while the score's last notes were squeezed into a frame or two. Measured on
+#: benchmarks/align_eval.py's cases (wrong onsets or beats, smooth / expressive / ASAP): the whole
+#: tail 57 / 288 / 304, 1 s 59 / 288 / 299, 0.3 s 59 / 288 / 302.
+RENDER_TAIL_SECONDS: float = 1.0
 #: GM program the score is rendered with: a piano, whose sharp attacks give crisp onset
 #: features whatever the recording's instruments (measured on the expressive set: 97.0 % of
 #: onsets within 100 ms against 94.2 % with the score's own instruments).
@@ -100,8 +106,9 @@ def note_cqt(notes: NoteList, feature_rate: float, *, n_partials: int = 4) -> np
 
 def score_cqt(notes: NoteList, feature_rate: float, *, synthesis: str = "auto",
               soundfont: str | None = None) -> tuple[np.ndarray, str]:
-    """The score side's CQT: of a FluidSynth rendering, or made from the notes, with
-    ``PAD_SECONDS`` of silence before and after."""
+    """The score side's CQT: of a FluidSynth rendering (``RENDER_TAIL_SECONDS`` of its release
+    after the last note), or made from the notes, with ``PAD_SECONDS`` of silence before and
+    after."""
     from .render import can_render, render
 
     if synthesis not in SYNTHESES:
@@ -109,6 +116,7 @@ def score_cqt(notes: NoteList, feature_rate: float, *, synthesis: str = "auto",
     pad = int(round(PAD_SECONDS * feature_rate))
     if synthesis == "fluidsynth" or (synthesis == "auto" and can_render()):
         y = render(notes, soundfont=soundfont, program=RENDER_PROGRAM)
+        y = y[: int(round((float(notes.offset.max()) + RENDER_TAIL_SECONDS) * D.SAMPLE_RATE))]
         hop = D.hop_length(D.SAMPLE_RATE, feature_rate)
         y = np.concatenate([np.zeros(pad * hop, np.float32), y, np.zeros(pad * hop, np.float32)])
         return recording_cqt(y, feature_rate), "fluidsynth"
