@@ -4,8 +4,8 @@
 and their MIDI score (a played note list at 150 bpm, no metre), with no reference alignment.
 Each aligner places the score's note onsets in both takes, as the label files have them; an
 audio-to-audio alignment of the two takes (the Sync Toolbox's MrMsDTW, its home ground: two
-recordings of one piece) then maps the first take's onsets into the second. Where an aligner is right on both takes the two agree; the disagreement, beat by
-beat, bounds its errors from below (an error shared by both takes goes unseen). Chopin is a
+recordings of one piece) then maps the first take's onsets into the second. Where an aligner is
+right on both takes the two agree; the disagreement, note by note, bounds its errors from below (an error shared by both takes goes unseen). Chopin is a
 reserved test composer: this is reported, never used to choose anything.
 
     python benchmarks/align_real.py [--sync-python .venv-sync/bin/python]
@@ -36,23 +36,17 @@ def main() -> None:
     from chromatool.render import render
     from chromatool.score import read_score
 
+    if not Path(args.sync_python).is_file():
+        sys.exit("the Sync Toolbox's audio-to-audio alignment is the bridge between the takes: "
+                 "give --sync-python (see synctoolbox_align.py)")
     score = read_score(next(CHOPIN.glob("*_MIDI.mid")))
     takes = {t: load_audio(next(CHOPIN.glob(f"*_{t}.wav"))) for t in ("Igoshina", "Varsi")}
     font = _own_font()
-    sync = Path(args.sync_python).is_file()
-    systems: dict[str, dict[str, np.ndarray]] = {"chromatool": {}}
-    for take, y in takes.items():
-        systems["chromatool"][take] = align_notes(score, y, soundfont=str(font)).notes.onset
-    if sync:
-        systems["synctoolbox"] = {}
-        score_y = render(score, soundfont=font)
-        for take, y in takes.items():
-            wp = _sync_path(args.sync_python, score_y, y)
-            systems["synctoolbox"][take] = _map(wp, score.onset)
-        aa = _sync_path(args.sync_python, takes["Igoshina"], takes["Varsi"])  # Igoshina → Varsi
-    else:
-        sys.exit("the Sync Toolbox's audio-to-audio alignment is the bridge between the takes: "
-                 "give --sync-python (see synctoolbox_align.py)")
+    score_y = render(score, soundfont=font)
+    systems = {"chromatool": {t: align_notes(score, y, soundfont=str(font)).notes.onset for t, y in takes.items()},
+               "synctoolbox": {t: _map(_sync_path(args.sync_python, score_y, y), score.onset)
+                               for t, y in takes.items()}}
+    aa = _sync_path(args.sync_python, takes["Igoshina"], takes["Varsi"])  # Igoshina → Varsi
     print(f"{len(score)} note onsets of the score placed in both takes "
           f"({takes['Igoshina'].size / D.SAMPLE_RATE:.1f} s and {takes['Varsi'].size / D.SAMPLE_RATE:.1f} s)")
     print(f"{'aligner':<13}{'median ms':>10}{'mean ms':>9}{'<50ms %':>9}{'<100ms %':>9}{'worst ms':>9}")

@@ -32,5 +32,5 @@ for th in 0.3 0.4 0.45 0.5 0.55 0.6; do
   echo "threshold $th"
   "$CT" evaluate pitch "$TUNE/bce.csv" --model "$RUNS/mp.pt" --threshold "$th" --format json
 done
-"$PY" benchmarks/multipitch.py --exclude "$WORK/asap360/bce.csv" --model multipitch \
-    --model "$RUNS/mp.pt@${THRESHOLD:-0.45}"
+"$PY" benchmarks/multipitch.py --exclude "$WORK/asap360/bce.csv" --model "$INIT@0.45" \
+    --model "$RUNS/mp.pt@${THRESHOLD:-0.4}" --per-file
