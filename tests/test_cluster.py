@@ -22,12 +22,29 @@ distributed = pytest.importorskip("distributed")
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def cluster():
+# A hang anywhere in Dask fails the test with every thread's stack, never the whole run.
+pytestmark = pytest.mark.timeout(300)
+
+
+def _local_cluster():
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=40) as c, Client(c) as client:
+    c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40)
+    return c, Client(c, timeout="60s")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c, client = _local_cluster()
+    with c, client:
+        yield c.scheduler_address, client
+
+
+@pytest.fixture
+def own_cluster():
+    """A cluster of its own for a test that kills one of its workers: the shared one stays whole."""
+    c, client = _local_cluster()
+    with c, client:
         yield c.scheduler_address, client
 
 
@@ -74,10 +91,10 @@ def test_features_on_the_cluster_write_what_a_local_run_writes(cluster, folder, 
     assert refused.exit_code == 1 and "--overwrite" in refused.output
 
 
-def test_a_worker_killed_mid_run_loses_no_file(cluster, folder, tmp_path):
+def test_a_worker_killed_mid_run_loses_no_file(own_cluster, folder, tmp_path):
     from chromatool.featurize import plan_feature_tasks, run_feature_tasks
 
-    address, client = cluster
+    address, client = own_cluster
     pids = client.run(os.getpid)  # worker address → process id
     tasks, _ = plan_feature_tasks([folder], tmp_path / "out", kind="hcqt", feature_rate=25.0, device="cpu",
                                   fmt="npy", overwrite=False, tuning=0)
@@ -90,7 +107,6 @@ def test_a_worker_killed_mid_run_loses_no_file(cluster, folder, tmp_path):
             killed.append(victim)
 
     report = run_feature_tasks(tasks, on_done=on_done, scheduler=address)
-    client.wait_for_workers(2, timeout=120)  # the nanny's replacement is up before the next test
     assert killed and report.failures == []
     assert len(report.written) == 16 and all(p.exists() for p in report.written)
     reference, _ = plan_feature_tasks([folder], tmp_path / "ref", kind="hcqt", feature_rate=25.0, device="cpu",
