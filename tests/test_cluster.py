@@ -29,7 +29,8 @@ pytestmark = pytest.mark.timeout(300)
 def _local_cluster():
     from distributed import Client, LocalCluster
 
-    c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40)
+    c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                     memory_limit=0, silence_logs=40)  # no memory pausing: a paused worker would stall the run
     return c, Client(c, timeout="60s")
 
 
