@@ -124,7 +124,7 @@ def train_cmd(
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from the weights of this model file (same architecture), e.g. a salience pre-training.")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch.")] = None,
     precision: Annotated[str, typer.Option("--precision", help="float32, or bfloat16 autocast of the forward pass (faster where the CPU or GPU has bfloat16 units).")] = _TRAIN.precision,
-    input_norm: Annotated[str, typer.Option("--input-norm", help="The HCQT's normalisation: l2 per frame (Zalkow & Müller) or none (the log-HCQT as it is, so quiet frames and room noise stay quiet).")] = _TRAIN.input_norm,
+    input_norm: Annotated[str, typer.Option("--input-norm", help="The HCQT's normalisation: l2 per frame (Zalkow & Müller), none (the log-HCQT as it is, so quiet frames and room noise stay quiet) or both (the two stacked; --init widens a one-view model).")] = _TRAIN.input_norm,
     per_recording: Annotated[int, typer.Option("--per-recording", min=1, help="cross-version and single-version: anchors per recording in a batch, at different times (its other times become negatives).")] = _TRAIN.per_recording,
     positive_offset: Annotated[float, typer.Option("--positive-offset", min=0.0, help="cross-version: a positive pair's two excerpts lie up to this many score seconds apart (0: the same moment).")] = _TRAIN.positive_offset,
     cache: Annotated[Optional[Path], typer.Option("--cache", help="HCQT cache folder (default: $CHROMATOOL_CACHE or the user cache dir).")] = None,

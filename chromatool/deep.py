@@ -71,13 +71,16 @@ def log_reference(peak: float) -> float:
 
 
 def model_input(H: np.ndarray, features: dict[str, Any]):
-    """HCQT (n_harmonics, n_bins, n_frames) → the network's (n_harmonics, n_frames, n_bins) tensor."""
+    """HCQT (n_harmonics, n_bins, n_frames) → the network's (n_harmonics, n_frames, n_bins) tensor
+    (normalisation "both": the log level's harmonics, then the l2-normalised ones)."""
     import torch
 
     x = torch.as_tensor(np.ascontiguousarray(H), dtype=torch.float32).transpose(1, 2)
-    if features.get("normalize", "l2") == "l2":
-        x = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-8)
-    return x
+    norm = features.get("normalize", "l2")
+    if norm == "none":
+        return x
+    unit = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    return torch.cat([x, unit]) if norm == "both" else unit
 
 
 @dataclass

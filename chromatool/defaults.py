@@ -94,8 +94,9 @@ DEEP_KIND: str = "chroma"
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
 INFERENCE_PRECISIONS: tuple[str, ...] = ("auto", *PRECISIONS)
 #: Normalisations of the HCQT a model reads: "l2" per frame and harmonic (Zalkow & Müller §3),
-#: or "none" (the log-HCQT as it is, so quiet frames and room noise stay quiet).
-INPUT_NORMS: tuple[str, ...] = ("l2", "none")
+#: "none" (the log-HCQT as it is, so quiet frames and room noise stay quiet), or "both" (the two
+#: stacked: twice the input channels, the network sees each frame's level and its shape).
+INPUT_NORMS: tuple[str, ...] = ("l2", "none", "both")
 INFERENCE_PRECISION: str = "auto"
 
 

@@ -37,6 +37,7 @@ class EmbeddingConfig:
 
     arch: str = "embedding"
     n_harmonics: int = len(D.HCQT_HARMONICS)
+    input_views: int = 1  # the harmonics come this many times (2: input normalisation "both")
     n_bins: int = D.N_BINS
     channels: tuple[int, ...] = (16, 32, 64, 64)
     pools: tuple[int, ...] = (3, 3, 2, 1)
@@ -50,7 +51,7 @@ class Embedding(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        blocks, c_in, bins = [], c.n_harmonics, c.n_bins
+        blocks, c_in, bins = [], c.n_harmonics * c.input_views, c.n_bins
         for c_out, pool in zip(c.channels, c.pools):
             blocks += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU()]
             if pool > 1:

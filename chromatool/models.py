@@ -34,6 +34,7 @@ class CTCChromaConfig:
 
     arch: str = "ctc-chroma"
     n_harmonics: int = len(D.HCQT_HARMONICS)
+    input_views: int = 1  # the harmonics come this many times (2: input normalisation "both")
     n_bins: int = D.N_BINS
     bins_per_octave: int = D.BINS_PER_OCTAVE
     channels: tuple[int, ...] = (64, 32, 32, 32)
@@ -56,6 +57,7 @@ class MultiPitchConfig:
 
     arch: str = "multipitch"
     n_harmonics: int = len(D.HCQT_HARMONICS)
+    input_views: int = 1  # the harmonics come this many times (2: input normalisation "both")
     n_bins: int = D.N_BINS
     bins_per_semitone: int = D.BINS_PER_SEMITONE
     prefilter_channels: int = 20
@@ -144,7 +146,7 @@ class CTCChroma(nn.Module):
     def __init__(self, config: CTCChromaConfig = CTCChromaConfig()):
         super().__init__()
         self.config = config
-        chans = (config.n_harmonics, *config.channels)
+        chans = (config.n_harmonics * config.input_views, *config.channels)
         self.convs = nn.ModuleList(_same_conv(a, b, tuple(config.kernel)) for a, b in zip(chans[:-1], chans[1:]))
         self.distribute = _same_conv(chans[-1], config.distribute_channels, tuple(config.distribute_kernel))
         self.squishy = nn.Conv2d(config.distribute_channels, 1, 1)
@@ -185,7 +187,7 @@ class MultiPitch(nn.Module):
         super().__init__()
         self.config = config
         c, k = config, config.bins_per_semitone
-        self.prefilter = _same_conv(c.n_harmonics, c.prefilter_channels, tuple(c.prefilter_kernel))
+        self.prefilter = _same_conv(c.n_harmonics * c.input_views, c.prefilter_channels, tuple(c.prefilter_kernel))
         self.binning = nn.Sequential(nn.ZeroPad2d((k - 1, 0, 1, 1)),
                                      nn.Conv2d(c.prefilter_channels, c.binning_channels, (3, 2 * k - 1),
                                                stride=(1, k)))
@@ -247,6 +249,27 @@ def build_model(config: dict[str, Any] | CTCChromaConfig | MultiPitchConfig) -> 
 
         return Embedding(config)
     return CTCChroma(config) if config.arch == "ctc-chroma" else MultiPitch(config)
+
+
+def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two stored configs build the same model (a field missing from an older
+    checkpoint takes its default)."""
+    return config_dict(make_config(a.get("arch", ""), **{k: v for k, v in a.items() if k != "arch"})) == \
+        config_dict(make_config(b.get("arch", ""), **{k: v for k, v in b.items() if k != "arch"}))
+
+
+def widen_inputs(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """``state_dict`` of a model that read one view of the HCQT, for ``model`` that reads more
+    (``input_views``): the first layer's weights for the added views start at zero, so the
+    widened model computes what the narrow one did and training takes it on from there."""
+    own = model.state_dict()
+    out = dict(state_dict)
+    for k, w in state_dict.items():
+        target = own.get(k)
+        if target is not None and w.dim() == 4 and target.shape[1] > w.shape[1] \
+                and target.shape[1] % w.shape[1] == 0 and target.shape[0] == w.shape[0]:
+            out[k] = torch.cat([w, w.new_zeros((w.shape[0], target.shape[1] - w.shape[1], *w.shape[2:]))], dim=1)
+    return out
 
 
 def n_parameters(model: nn.Module) -> int:

@@ -154,7 +154,7 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     import torch
 
     from .deep import checkpoint, feature_config, read_checkpoint
-    from .models import build_model, config_dict, make_config, n_parameters
+    from .models import build_model, config_dict, make_config, n_parameters, same_config, widen_inputs
 
     if cfg.loss not in LOSSES:
         raise ParameterError(f"loss={cfg.loss!r} is unknown; choose one of {', '.join(LOSSES)}")
@@ -196,17 +196,23 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     train_b = Batcher(train_items, hcqts, features, cfg)
     valid_b = Batcher(valid_items, hcqts, features, cfg)
 
-    model_cfg = make_config(arch, **cfg.model_overrides)
+    views = 2 if cfg.input_norm == "both" else 1
+    model_cfg = make_config(arch, **{"input_views": views, **cfg.model_overrides})
+    if model_cfg.input_views != views:
+        raise ParameterError(f"input_norm={cfg.input_norm!r} feeds {views} view(s) of the HCQT; "
+                             f"the model setting input_views={model_cfg.input_views} does not match")
     model = build_model(model_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     state = {"epoch": 0, "step": 0, "lr": cfg.lr, "best_loss": math.inf, "best_epoch": 0,
              "bad_epochs": 0, "halvings": 0, "seconds": 0.0}
     def load_matching(path, option: str) -> dict:
         ck = read_checkpoint(path)
-        if ck["model"] != config_dict(model_cfg):
+        mine = config_dict(model_cfg)
+        widen = option == "--init" and ck["model"].get("input_views", 1) < views
+        if not same_config({**ck["model"], **({"input_views": views} if widen else {})}, mine):
             raise ParameterError(f"{option}: {path} holds a different model ({ck['model'].get('arch')}); "
                                  "give the same --arch and --model-setting")
-        model.load_state_dict(ck["state_dict"])
+        model.load_state_dict(widen_inputs(ck["state_dict"], model) if widen else ck["state_dict"])
         return ck
 
     if cfg.init and not resume:

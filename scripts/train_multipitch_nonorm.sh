@@ -6,6 +6,9 @@
 #
 #   bash scripts/train_multipitch_nonorm.sh [CV_WORKDIR] [WORKDIR] [RUNDIR]
 #
+# NORM, LR, MINUTES, INIT (and INIT_THRESHOLD, its threshold), MIX and CACHE override the
+# stage's settings (scripts/train_multipitch_both.sh: stage 6, the same recipe on both views).
+#
 # Stage 5 of the packaged multipitch (stages 1-3: scripts/train_default_models.sh, stage 4:
 # scripts/train_multipitch_ft.sh, whose model it starts from): the same mix (one rendered version
 # of each of 480 ensemble pieces and 359 human piano performances, scripts/train_piano_ft.sh's
@@ -18,19 +21,22 @@ cd "$(dirname "$0")/.."
 CV=${1:-${TMPDIR:-/tmp}/chromatool-cross-version}
 WORK=${2:-${TMPDIR:-/tmp}/chromatool-piano-ft}
 RUNS=${3:-runs/mp-nonorm}
+MIX=${MIX:-$WORK/mix360-bce.csv}
+CACHE=${CACHE:-$CV/cache}
 CT=${CHROMATOOL:-.venv/bin/chromatool}
 PY=${PYTHON:-.venv/bin/python}
 TUNE=${TUNE:-${TMPDIR:-/tmp}/chromatool-mp-tune}
 INIT=${INIT:-runs/mp-ft/mp.pt}
+INIT_THRESHOLD=${INIT_THRESHOLD:-0.45}
 mkdir -p "$RUNS"
 resume() { [ -f "$RUNS/$1.last.pt" ] && echo --resume || true; }
-"$CT" train --loss bce --arch multipitch --init "$INIT" --input-norm none --data "$WORK/mix360-bce.csv" \
-    -o "$RUNS/mp.pt" --lr 5e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes 80 \
-    --seed 0 --threads 2 --precision bfloat16 --cache "$CV/cache" $(resume mp)
+"$CT" train --loss bce --arch multipitch --init "$INIT" --input-norm "${NORM:-none}" --data "$MIX" \
+    -o "$RUNS/mp.pt" --lr "${LR:-5e-4}" --steps-per-epoch 100 --patience 3 --max-halvings 2 \
+    --max-minutes "${MINUTES:-80}" --seed 0 --threads 2 --precision bfloat16 --cache "$CACHE" $(resume mp)
 "$CT" dataset "$TUNE" --composers beethoven --pieces 8 --seed 5 --excerpts 0 --jobs 2 --skip-existing
 for th in 0.3 0.4 0.45 0.5 0.55 0.6; do
   echo "threshold $th"
   "$CT" evaluate pitch "$TUNE/bce.csv" --model "$RUNS/mp.pt" --threshold "$th" --format json
 done
-"$PY" benchmarks/multipitch.py --exclude "$WORK/asap360/bce.csv" --model "$INIT@0.45" \
+"$PY" benchmarks/multipitch.py --exclude "$WORK/asap360/bce.csv" --model "$INIT@$INIT_THRESHOLD" \
     --model "$RUNS/mp.pt@${THRESHOLD:-0.4}" --per-file

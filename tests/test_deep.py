@@ -301,6 +301,36 @@ def test_multipitch_without_input_normalisation_keeps_the_level(mini, tmp_path):
     assert r.exit_code != 0 and "--input-norm" in r.output
 
 
+def test_both_views_widen_a_narrow_init_that_starts_where_it_was(mini, tmp_path):
+    from chromatool.deep import load_model, model_input
+    from chromatool.models import widen_inputs
+
+    narrow = _train(tmp_path, mini[1], "bce", "--arch", "multipitch", "--input-norm", "none")
+    wide = tmp_path / "wide.pt"
+    r = invoke("train", "--loss", "bce", "--arch", "multipitch", "--input-norm", "both", "--init", narrow,
+               "--data", mini[1], "-o", wide, "--max-steps", 2, "--batch-size", 2, "--valid-fraction", 0.34,
+               "--cache", tmp_path / "cache", "--seed", 1)
+    assert r.exit_code == 0, r.output
+    a, b = load_model(narrow), load_model(wide)
+    assert b.config["input_views"] == 2 and b.features["normalize"] == "both"
+    H = np.random.default_rng(0).random((6, 216, 40)).astype(np.float32)
+    x = model_input(H, b.features)
+    assert x.shape[0] == 12 and np.allclose(x[:6].numpy(), H.transpose(0, 2, 1))
+    assert np.allclose(x[6:].norm(dim=-1).numpy(), 1.0, atol=1e-5)
+    # the widened copy of the narrow model (zero weights on the l2 view) computes what it did
+    copy = type(b.model)(b.model.config)
+    copy.load_state_dict(widen_inputs(a.model.state_dict(), copy))
+    copy.eval()
+    with torch.no_grad():
+        assert torch.allclose(copy(x[None]), a.model(model_input(H, a.features)[None]), atol=1e-5)
+    # the 2 steps moved the l2 view's weights off zero: it is learnt
+    first = next(k for k, v in b.model.state_dict().items() if v.dim() == 4)
+    assert b.model.state_dict()[first][:, 6:].abs().sum() > 0
+    r = invoke("train", "--loss", "bce", "--arch", "multipitch", "--input-norm", "both", "--data", mini[1],
+               "-o", tmp_path / "bad.pt", "--model-setting", "input_views=1", "--max-steps", 1)
+    assert r.exit_code != 0 and "input_views" in r.output
+
+
 def test_chunked_inference_equals_whole(mini):
     from chromatool.deep import LoadedModel, network_output
     from chromatool.models import build_model
