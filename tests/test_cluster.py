@@ -108,6 +108,7 @@ def test_a_worker_killed_mid_run_loses_no_file(own_cluster, folder, tmp_path):
             killed.append(victim)
 
     report = run_feature_tasks(tasks, on_done=on_done, scheduler=address)
+    client.wait_for_workers(2, timeout=120)  # the nanny's replacement is up: the cluster closes whole
     assert killed and report.failures == []
     assert len(report.written) == 16 and all(p.exists() for p in report.written)
     reference, _ = plan_feature_tasks([folder], tmp_path / "ref", kind="hcqt", feature_rate=25.0, device="cpu",
