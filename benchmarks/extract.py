@@ -34,7 +34,8 @@ if kind == "librosa":
     shape = librosa.feature.chroma_cqt(y=y, sr=22050, hop_length=882).shape
 else:
     import numpy as np
-    from chromatool.deep import extract_files, load_model
+    from chromatool.deep import load_model
+    from chromatool.extraction import extract_files
     written, failures = extract_files([(Path(src), Path(dest))], load_model(model, output=kind, device=device), output=kind,
                                       overwrite=True, precision=precision, device=device)
     assert not failures, failures

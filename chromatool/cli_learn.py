@@ -273,7 +273,8 @@ def extract_cmd(
         chromatool extract rec.wav -o probs.npz --kind probs --format npz
         chromatool extract /shared/archive/ -o /shared/chroma/ --scheduler tcp://head:8786
     """
-    from .deep import OUTPUTS, extract_files, load_model
+    from .deep import OUTPUTS, load_model
+    from .extraction import extract_files
     from .featurize import plan_outputs
 
     if out is not None and str(out) in OUTPUTS and not out.exists():
@@ -287,6 +288,10 @@ def extract_cmd(
     dev = resolve_device(device)
     pairs, skipped = plan_outputs(_inputs(inputs, files_from, null, "INPUTS"), out, fmt=fmt,
                                   overwrite=overwrite, skip_existing=skip_existing)
+    if len(pairs) == 1 and scheduler is None:  # one file: decode it while torch is imported
+        from .prefetch import start_input
+
+        start_input(pairs[0][0], model, output=what, tuning=_tuning(tuning), device=dev)
     lm = load_model(model, output=what, device=dev)
     with progress_bar(len(pairs), f"deep {what}") as cb:
         _, failures = extract_files(pairs, lm, output=what, device=dev, fmt=fmt, overwrite=overwrite,

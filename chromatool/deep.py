@@ -223,8 +223,20 @@ def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = D.DEVICE,
     return np.concatenate(outs) if outs else np.zeros((0, lm.model.config.n_outputs), np.float32)
 
 
-def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = D.DEEP_KIND, device: str = D.DEVICE,
-                  engine=None, tuning: str | float = 0.0, precision: str = D.INFERENCE_PRECISION) -> Features:
+def network_input(y: np.ndarray, features: dict[str, Any], *, output: str = D.DEEP_KIND, engine=None,
+                  tuning: str | float = 0.0) -> tuple[np.ndarray, float]:
+    """The HCQT a model of ``features`` reads for ``output`` (its linear magnitude; the log-HCQT
+    for an embedding) with its filters on the recording's tuning, and that tuning in cents."""
+    from .tuning import resolve_tuning
+
+    tuning = resolve_tuning(tuning, y, sr=int(features["sr"]))
+    feats = {**features, "fmin": float(features["fmin"]) * 2.0 ** (tuning / 1200.0)}
+    return input_hcqt(y, feats, engine=engine, log=output == "embedding"), float(tuning)
+
+
+def deep_features(y: np.ndarray | None, lm: LoadedModel, *, output: str = D.DEEP_KIND, device: str = D.DEVICE,
+                  engine=None, tuning: str | float = 0.0, precision: str = D.INFERENCE_PRECISION,
+                  prepared: tuple[np.ndarray, float] | None = None) -> Features:
     """Deep features of a signal at the model's feature rate.
 
     output : "chroma" (12, N), ε dropped and columns ℓ2-normalised (ctc-chroma; pitchclass gives
@@ -234,10 +246,10 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = D.DEEP_KIND, 
     tuning : cents from A440 the HCQT filters are centred on (the recording's tuning), or
         "auto" to estimate it from ``y``
     precision : "auto", "float32" or "bfloat16" arithmetic of the network (``INFERENCE_PRECISION``)
+    prepared : :func:`network_input`'s result computed already (``y`` is then not read)
     """
     from .device import resolve_precision
     from .features import normalize
-    from .tuning import resolve_tuning
 
     arch = lm.arch
     if (output == "embedding") != (arch == "embedding"):
@@ -247,9 +259,7 @@ def deep_features(y: np.ndarray, lm: LoadedModel, *, output: str = D.DEEP_KIND, 
         raise ModelError(f"kind='pitch' needs a multipitch model; {Path(lm.source).name} is {arch}")
     if output == "probs" and arch != "ctc-chroma":
         raise ModelError(f"kind='probs' needs a ctc-chroma model; {Path(lm.source).name} is {arch}")
-    tuning = resolve_tuning(tuning, y, sr=int(lm.features["sr"]))
-    feats = {**lm.features, "fmin": float(lm.features["fmin"]) * 2.0 ** (tuning / 1200.0)}
-    H = input_hcqt(y, feats, engine=engine, log=output == "embedding")
+    H, tuning = prepared or network_input(y, lm.features, output=output, engine=engine, tuning=tuning)
     if output == "embedding":
         from .embedding import frame_embeddings
 
@@ -311,50 +321,3 @@ def extract(audio: str | Path | np.ndarray, *, model: str | Path | None = None, 
     sr = int(lm.features["sr"])
     y = load_audio(audio, sr=sr) if isinstance(audio, (str, Path)) else np.asarray(audio, dtype=np.float32)
     return deep_features(y, lm, output=kind, device=device, tuning=tuning, precision=precision)
-
-
-@dataclass(frozen=True)
-class ExtractTask:
-    """Deep features of one recording written to ``dest`` (the model is loaded once per process)."""
-
-    src: Path
-    dest: Path
-    model: str
-    output: str
-    device: str
-    fmt: str
-    overwrite: bool
-    tuning: str | float
-    precision: str = D.INFERENCE_PRECISION
-
-    def __call__(self) -> list[Path]:
-        from .audio import load_audio
-        from .featurize import engine_for
-        from .io import save_array
-
-        lm = cached_model(self.model, self.device, self.output)
-        sr = int(lm.features["sr"])
-        f = deep_features(load_audio(self.src, sr=sr), lm, output=self.output, device=self.device,
-                          engine=engine_for(self.device), tuning=self.tuning, precision=self.precision)
-        return save_array(self.dest, f.data, {**f.metadata(), "source": str(self.src)},
-                          overwrite=self.overwrite, fmt=self.fmt)
-
-
-def _run_extract(task: ExtractTask) -> list[Path]:
-    return task()
-
-
-def extract_files(pairs: list[tuple[Path, Path]], lm: LoadedModel, *, output: str = D.DEEP_KIND,
-                  device: str = D.DEVICE, fmt: str = "npy", overwrite: bool = False,
-                  on_done=None, tuning: str | float = D.TUNING, scheduler: str | None = None,
-                  precision: str = D.INFERENCE_PRECISION) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Extract deep features of each (audio, destination) pair with one model (loaded once in
-    this process, or once per worker on the Dask cluster at ``scheduler``); returns the written
-    files and the (audio, message) failures."""
-    from .batch import run_batch
-
-    _LOADED.setdefault((str(resolve_model(str(lm.source), output)), device), lm)  # no second load here
-    tasks = [ExtractTask(src, dest, str(lm.source), output, device, fmt, overwrite, tuning, precision)
-             for src, dest in pairs]
-    done, failed = run_batch(_run_extract, tasks, jobs=1, on_done=on_done, scheduler=scheduler)
-    return [p for _, r in done for p in r], [(t.src, msg) for t, msg in failed]
