@@ -50,18 +50,20 @@ def test_the_forked_input_is_the_one_computed_in_process(tmp_path):
 
 
 @linux
-def test_extract_of_one_file_writes_what_the_library_writes(tmp_path):
-    from chromatool.deep import load_model
-    from chromatool.extraction import extract_files
-
+def test_extract_of_one_file_writes_what_it_writes_without_the_fork(tmp_path):
     wav = tmp_path / "a.wav"
     sf.write(wav, tone([60, 64, 67], seconds=8.0, harmonics=3) * 0.5, SR)
-    p = subprocess.run([sys.executable, "-m", "chromatool", "extract", str(wav), "-o", str(tmp_path / "cli.npy")],
+    args = ["extract", str(wav), "-o"]
+    p = subprocess.run([sys.executable, "-m", "chromatool", *args, str(tmp_path / "fork.npy")],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    extract_files([(wav, tmp_path / "lib.npy")], load_model())  # torch imported here: no fork
-    np.testing.assert_array_equal(np.load(tmp_path / "cli.npy"), np.load(tmp_path / "lib.npy"))
-    a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("cli", "lib"))
+    # the same command in a process that imported torch first: no fork (both fresh processes,
+    # so torch's thread settings are the same)
+    code = "import sys, torch; from chromatool.cli import run; sys.argv = ['chromatool', *sys.argv[1:]]; run()"
+    q = subprocess.run([sys.executable, "-c", code, *args, str(tmp_path / "plain.npy")], capture_output=True, text=True)
+    assert q.returncode == 0, q.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "fork.npy"), np.load(tmp_path / "plain.npy"))
+    a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("fork", "plain"))
     assert a == b and a["params"]["tuning"] == b["params"]["tuning"]
 
 
