@@ -209,6 +209,8 @@ def cqt_magnitude(y: np.ndarray, plan: CQTPlan, *, pyramid: dict[int, np.ndarray
     """
     from scipy import fft as sfft
 
+    from .blas import reproducible_matmul
+
     n_frames = plan.n_frames(y.shape[-1])
     out = np.empty((plan.freqs.size, n_frames), dtype=np.float32)
     pyramid = {} if pyramid is None else pyramid
@@ -226,8 +228,7 @@ def cqt_magnitude(y: np.ndarray, plan: CQTPlan, *, pyramid: dict[int, np.ndarray
         centers = np.minimum(centers, sig.size)  # last frames may fall just past the end
         frames = _gather_frames(padded, centers, lv.n_fft)
         spec = sfft.rfft(frames, axis=1, workers=-1)
-        resp = spec @ lv.kernel
-        out[lv.bins] = np.abs(resp).T
+        out[lv.bins] = np.abs(reproducible_matmul(spec, lv.kernel)).T
     out *= plan.scale[:, None]
     return out
 

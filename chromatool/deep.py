@@ -60,11 +60,10 @@ def input_hcqt(y: np.ndarray, features: dict[str, Any], *, engine=None, log: boo
 
 
 def log_reference(peak: float) -> float:
-    """The 0-dB reference of a file's log-HCQT: its peak magnitude rounded to 0.01 dB. The CQT's
-    last bits depend on how many threads BLAS uses; the peak itself would pass them to every log
-    value, and the network's bfloat16 arithmetic would show them (posteriors 1e-3 apart between
-    1 and 2 threads). Rounded, they move it only when the peak lies within a few millionths of a
-    dB of a rounding step."""
+    """The 0-dB reference of a file's log-HCQT: its peak magnitude rounded to 0.01 dB, so that
+    a CQT computed elsewhere (another BLAS, a GPU) whose last bits differ still gives the same
+    reference, unless its peak lies within a few millionths of a dB of a rounding step (the
+    network's bfloat16 arithmetic would show any difference: posteriors 1e-3 apart)."""
     if peak <= 0:
         return peak
     return float(10.0 ** (round(20.0 * np.log10(peak), 2) / 20.0))
