@@ -26,12 +26,16 @@ _PENDING: dict[str, tuple[tuple, Any, Any]] = {}
 
 
 class _NoTensors(pickle.Unpickler):
-    """Unpickles a torch checkpoint's plain values, every tensor as None (no torch needed)."""
+    """Unpickles a torch checkpoint's plain values, every tensor as None (no torch needed).
+    Nothing else is constructed: like ``torch.load(weights_only=True)`` it runs no code a file
+    names (any class but an ordered dict is refused, and the task then loads the model itself)."""
 
     def find_class(self, module: str, name: str):
         if module.split(".")[0] == "torch":
             return lambda *args, **kwargs: None
-        return super().find_class(module, name)
+        if (module, name) == ("collections", "OrderedDict"):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not read here")
 
     def persistent_load(self, pid):
         return None

@@ -29,6 +29,25 @@ def test_checkpoint_features_are_read_without_torch():
     assert out == ["25.0", "False"]
 
 
+def test_a_checkpoint_that_names_other_code_is_not_run(tmp_path):
+    import pickle
+    import zipfile
+
+    from chromatool.prefetch import checkpoint_features
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    path = tmp_path / "evil.pt"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("evil/data.pkl", pickle.dumps({"features": {"sr": 22050}, "x": Evil()}))
+    assert checkpoint_features(path) is None  # refused, nothing printed
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("ok/data.pkl", pickle.dumps({"features": {"sr": 22050}}))
+    assert checkpoint_features(path) == {"sr": 22050}
+
+
 @linux
 def test_the_forked_input_is_the_one_computed_in_process(tmp_path):
     wav = tmp_path / "a.wav"
