@@ -254,8 +254,10 @@ def build_model(config: dict[str, Any] | CTCChromaConfig | MultiPitchConfig) -> 
 def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two stored configs build the same model (a field missing from an older
     checkpoint takes its default)."""
-    return config_dict(make_config(a.get("arch", ""), **{k: v for k, v in a.items() if k != "arch"})) == \
-        config_dict(make_config(b.get("arch", ""), **{k: v for k, v in b.items() if k != "arch"}))
+    def full(c: dict[str, Any]) -> dict[str, Any]:
+        return config_dict(make_config(c.get("arch", ""), **{k: v for k, v in c.items() if k != "arch"}))
+
+    return full(a) == full(b)
 
 
 def widen_inputs(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
