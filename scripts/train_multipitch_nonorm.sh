@@ -6,8 +6,10 @@
 #
 #   bash scripts/train_multipitch_nonorm.sh [CV_WORKDIR] [WORKDIR] [RUNDIR]
 #
-# NORM, LR, MINUTES, INIT (and INIT_THRESHOLD, its threshold), MIX and CACHE override the
-# stage's settings (scripts/train_multipitch_both.sh: stage 6, the same recipe on both views).
+# NORM, LR, MINUTES, INIT (and INIT_THRESHOLD, its threshold), MIX, CACHE and EXCLUDE (the
+# training performances the benchmark's piano set leaves out) override the stage's settings
+# (scripts/train_multipitch_both.sh: stage 6, the same recipe on both views;
+# scripts/train_multipitch_more.sh: stage 7, on more data).
 #
 # Stage 5 of the packaged multipitch (stages 1-3: scripts/train_default_models.sh, stage 4:
 # scripts/train_multipitch_ft.sh, whose model it starts from): the same mix (one rendered version
@@ -38,5 +40,5 @@ for th in 0.3 0.4 0.45 0.5 0.55 0.6; do
   echo "threshold $th"
   "$CT" evaluate pitch "$TUNE/bce.csv" --model "$RUNS/mp.pt" --threshold "$th" --format json
 done
-"$PY" benchmarks/multipitch.py --exclude "$WORK/asap360/bce.csv" --model "$INIT@$INIT_THRESHOLD" \
+"$PY" benchmarks/multipitch.py --exclude "${EXCLUDE:-$WORK/asap360/bce.csv}" --model "$INIT@$INIT_THRESHOLD" \
     --model "$RUNS/mp.pt@${THRESHOLD:-0.4}" --per-file

@@ -331,6 +331,34 @@ def test_both_views_widen_a_narrow_init_that_starts_where_it_was(mini, tmp_path)
     assert r.exit_code != 0 and "input_views" in r.output
 
 
+def test_merged_multipitch_ensemble_is_the_mean_of_its_members_and_trains_on(mini, tmp_path):
+    from chromatool.deep import load_model, model_input
+
+    members = []
+    for norm in ("none", "l2"):
+        d = tmp_path / norm
+        d.mkdir()
+        members.append(_train(d, mini[1], "bce", "--arch", "multipitch", "--input-norm", norm))
+    merged = tmp_path / "ens.pt"
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "merge_multipitch.py"), str(merged), *map(str, members)],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    a, b, m = (load_model(p) for p in (*members, merged))
+    assert m.features["normalize"] == "both" and m.config["prefilter_channels"] == 2 * a.config["prefilter_channels"]
+    H = np.random.default_rng(0).random((6, 216, 60)).astype(np.float32)
+    with torch.no_grad():
+        mean = (a.model(model_input(H, a.features)[None]) + b.model(model_input(H, b.features)[None])) / 2
+        assert torch.allclose(m.model(model_input(H, m.features)[None]), mean, atol=1e-5)
+    wav = mini[1].parent / "audio" / "m1.wav"
+    r = invoke("extract", wav, "-o", tmp_path / "p.npy", "--model", merged, "--kind", "pitch")
+    assert r.exit_code == 0, r.output
+    c = m.config
+    out = _train(tmp_path, mini[1], "bce", "--arch", "multipitch", "--input-norm", "both", "--init", merged,
+                 *[a for k in ("prefilter_channels", "binning_channels", "time_channels")
+                   for a in ("--model-setting", f"{k}={c[k]}")])
+    assert load_model(out).config["time_channels"] == c["time_channels"]
+
+
 def test_chunked_inference_equals_whole(mini):
     from chromatool.deep import LoadedModel, network_output
     from chromatool.models import build_model
