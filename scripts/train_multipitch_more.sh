@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Issue 14, session 24: stage 7 of the multipitch model: stage 6 (both views of the HCQT,
-# scripts/train_multipitch_both.sh) trained on with about twice the data of stages 4-6: 480 new
-# ensemble renders (nine non-reserved composers, 90 s each, seed 21) and every ASAP performance
-# whose piece is not in the piano validation set (150 s each, seed 21), then the threshold is
-# chosen on the Beethoven tuning set and the model measured as in stage 5's recipe, which this runs.
+# Issue 14, session 24: stage 7 of the multipitch model. Stages 5 (the log level) and 4 (each
+# frame l2-normalised) merged into one network reading both views of the HCQT, whose logits are
+# their mean (scripts/merge_multipitch.py: 80k parameters, the two networks side by side), trained
+# on with about twice the data of stages 4-6: 480 new ensemble renders (nine non-reserved
+# composers, 90 s each, seed 21) and every ASAP performance whose piece is not in the piano
+# validation set (150 s each, seed 21). Then the threshold is chosen on the Beethoven tuning set
+# and the model measured as in stage 5's recipe, which this runs.
 #
 #   bash scripts/train_multipitch_more.sh [WORKDIR] [RUNDIR]
 #
@@ -20,6 +22,8 @@ PIANO_VALID=${PIANO_VALID:-${TMPDIR:-/tmp}/chromatool-mp-piano}  # benchmarks/mu
 "$CT" dataset "$WORK/asap" --asap ../shared/data/asap --pieces 600 --seed 21 --max-seconds 150 --excerpts 0 \
     --exclude "$PIANO_VALID/bce.csv" --jobs 2 --skip-existing
 "${PYTHON:-.venv/bin/python}" scripts/mix_manifests.py "$WORK/mix-bce.csv" "$WORK/ens/bce.csv:1" "$WORK/asap/bce.csv:1:prefix=asap"
-MIX=$WORK/mix-bce.csv CACHE=$WORK/cache EXCLUDE=$WORK/asap/bce.csv NORM=both LR=${LR:-5e-4} MINUTES=${MINUTES:-70} \
-    INIT=${INIT:-runs/mp-both/mp.pt} INIT_THRESHOLD=0.4 \
+"${PYTHON:-.venv/bin/python}" scripts/merge_multipitch.py "$WORK/merged.pt" runs/mp-nonorm/mp.pt runs/mp-ft/mp.pt
+MIX=$WORK/mix-bce.csv CACHE=$WORK/cache EXCLUDE=$WORK/asap/bce.csv NORM=both LR=${LR:-2.5e-4} MINUTES=${MINUTES:-70} \
+    INIT=${INIT:-$WORK/merged.pt} INIT_THRESHOLD=0.4 \
+    MODEL_SETTINGS="--model-setting prefilter_channels=40 --model-setting binning_channels=40 --model-setting time_channels=20" \
     exec bash scripts/train_multipitch_nonorm.sh "" "$WORK" "${2:-runs/mp-more}"

@@ -6,8 +6,9 @@
 #
 #   bash scripts/train_multipitch_nonorm.sh [CV_WORKDIR] [WORKDIR] [RUNDIR]
 #
-# NORM, LR, MINUTES, INIT (and INIT_THRESHOLD, its threshold), MIX, CACHE and EXCLUDE (the
-# training performances the benchmark's piano set leaves out) override the stage's settings
+# NORM, LR, MINUTES, INIT (and INIT_THRESHOLD, its threshold), MODEL_SETTINGS (--model-setting
+# options), MIX, CACHE and EXCLUDE (the training performances the benchmark's piano set leaves
+# out) override the stage's settings
 # (scripts/train_multipitch_both.sh: stage 6, the same recipe on both views;
 # scripts/train_multipitch_more.sh: stage 7, on more data).
 #
@@ -34,7 +35,7 @@ mkdir -p "$RUNS"
 resume() { [ -f "$RUNS/$1.last.pt" ] && echo --resume || true; }
 "$CT" train --loss bce --arch multipitch --init "$INIT" --input-norm "${NORM:-none}" --data "$MIX" \
     -o "$RUNS/mp.pt" --lr "${LR:-5e-4}" --steps-per-epoch 100 --patience 3 --max-halvings 2 \
-    --max-minutes "${MINUTES:-80}" --seed 0 --threads 2 --precision bfloat16 --cache "$CACHE" $(resume mp)
+    --max-minutes "${MINUTES:-80}" --seed 0 --threads 2 --precision bfloat16 --cache "$CACHE" ${MODEL_SETTINGS:-} $(resume mp)
 "$CT" dataset "$TUNE" --composers beethoven --pieces 8 --seed 5 --excerpts 0 --jobs 2 --skip-existing
 for th in 0.3 0.4 0.45 0.5 0.55 0.6; do
   echo "threshold $th"
