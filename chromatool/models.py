@@ -260,6 +260,14 @@ def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return full(a) == full(b)
 
 
+def config_differences(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """``a``'s architecture and the settings in which it differs from ``b``, as
+    ``--model-setting`` writes them (``"multipitch: prefilter_channels=40"``)."""
+    differ = [f"{k}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+              for k, v in a.items() if k != "arch" and b.get(k, v) != v]
+    return str(a.get("arch")) + (f": {', '.join(differ)}" if differ else "")
+
+
 def widen_inputs(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
     """``state_dict`` of a model that read one view of the HCQT, for ``model`` that reads more
     (``input_views``): the first layer's weights for the added views start at zero, so the

@@ -154,7 +154,8 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
     import torch
 
     from .deep import checkpoint, feature_config, read_checkpoint
-    from .models import build_model, config_dict, make_config, n_parameters, same_config, widen_inputs
+    from .models import (build_model, config_dict, config_differences, make_config, n_parameters, same_config,
+                         widen_inputs)
 
     if cfg.loss not in LOSSES:
         raise ParameterError(f"loss={cfg.loss!r} is unknown; choose one of {', '.join(LOSSES)}")
@@ -209,8 +210,9 @@ def train(train_items: list[Item], valid_items: list[Item], output: str | Path, 
         ck = read_checkpoint(path)
         mine = config_dict(model_cfg)
         widen = option == "--init" and ck["model"].get("input_views", 1) < views
-        if not same_config({**ck["model"], **({"input_views": views} if widen else {})}, mine):
-            raise ParameterError(f"{option}: {path} holds a different model ({ck['model'].get('arch')}); "
+        theirs = {**ck["model"], **({"input_views": views} if widen else {})}
+        if not same_config(theirs, mine):
+            raise ParameterError(f"{option}: {path} holds a different model ({config_differences(theirs, mine)}); "
                                  "give the same --arch and --model-setting")
         model.load_state_dict(widen_inputs(ck["state_dict"], model) if widen else ck["state_dict"])
         return ck

@@ -230,7 +230,7 @@ def test_salience_pretraining_then_ctc_from_init(mini, tmp_path):
     assert torch.load(out, weights_only=True)["training"]["config"]["init"] == str(pre)
     r = invoke("train", "--loss", "ctc", "--data", mini[0], "-o", tmp_path / "x.pt", "--init", pre,
                "--cache", tmp_path / "cache", "--max-steps", 1)
-    assert r.exit_code == 1 and "different model" in r.output
+    assert r.exit_code == 1 and "different model" in r.output and "channels=4,4" in r.output
 
 
 def test_ctc_path_pretraining_then_ctc_from_init(mini, tmp_path):
