@@ -7,7 +7,9 @@
 #   bash scripts/train_chroma_more.sh [WORKDIR] [RUNDIR]
 #
 # WORKDIR: train_multipitch_more.sh's (renders, mix-bce.csv, HCQT cache); RUNDIR (committed) gets
-# the models, .last.pt files and logs, so a cut-off run continues with the same command.
+# the models, .last.pt files and logs, so a cut-off run continues with the same command. A stage's
+# time limit counts its whole run: CTC_MINUTES=40 gives a resumed CTC stage 25 more minutes than
+# session 24's 15 (its validation loss was still falling when they ran out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-${TMPDIR:-/tmp}/chromatool-mp-more}
