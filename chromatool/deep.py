@@ -69,6 +69,10 @@ def log_reference(peak: float) -> float:
     return float(10.0 ** (round(20.0 * np.log10(peak), 2) / 20.0))
 
 
+#: The views a model reading normalisation "both" gets, in this order along its input channels.
+BOTH_VIEWS: tuple[str, ...] = ("none", "l2")
+
+
 def model_input(H: np.ndarray, features: dict[str, Any]):
     """HCQT (n_harmonics, n_bins, n_frames) → the network's (n_harmonics, n_frames, n_bins) tensor
     (normalisation "both": the log level's harmonics, then the l2-normalised ones)."""
@@ -79,7 +83,7 @@ def model_input(H: np.ndarray, features: dict[str, Any]):
     if norm == "none":
         return x
     unit = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-8)
-    return torch.cat([x, unit]) if norm == "both" else unit
+    return torch.cat([{"none": x, "l2": unit}[v] for v in BOTH_VIEWS]) if norm == "both" else unit
 
 
 @dataclass

@@ -24,12 +24,11 @@ from dataclasses import replace
 
 import torch
 
+from .deep import BOTH_VIEWS
 from .errors import ModelError
 
-#: The view of the HCQT each input normalisation is in a model that reads both (``deep.model_input``).
-VIEW_OF_NORM: dict[str, int] = {"none": 0, "l2": 1}
-#: The convolutions of ``models.MultiPitch`` in order, the first reading the input.
-_LAYERS: tuple[str, ...] = ("prefilter.1", "binning.1", "time.1", "reduce")
+#: The convolutions of ``models.MultiPitch`` before its last 1 x 1 layer, the first reading the input.
+_CONVS: tuple[str, ...] = ("prefilter.1", "binning.1", "time.1")
 
 
 def _block_diagonal(blocks: list[torch.Tensor], in_offsets: list[int], in_total: int) -> torch.Tensor:
@@ -45,38 +44,34 @@ def _block_diagonal(blocks: list[torch.Tensor], in_offsets: list[int], in_total:
 
 
 def merge_multipitch(members: list[tuple[dict[str, torch.Tensor], str]], config):
-    """One ``MultiPitch`` network (``input_views=2``) whose logits are the mean of the
-    ``members``' logits: each member is ``(state_dict, input_norm)``, a single-view network of
-    the architecture ``config`` (a ``MultiPitchConfig``) reading the HCQT normalised as
-    ``input_norm`` ("none" or "l2")."""
+    """One ``MultiPitch`` network reading both views (``deep.BOTH_VIEWS``) whose logits are the
+    mean of the ``members``' logits: each member is ``(state_dict, input_norm)``, a single-view
+    network of the architecture ``config`` (a ``MultiPitchConfig``) reading the HCQT normalised
+    as ``input_norm`` ("none" or "l2")."""
     from .models import MultiPitch
 
     if len(members) < 2:
         raise ModelError("an ensemble needs at least two members")
     if config.arch != "multipitch" or config.input_views != 1:
         raise ModelError("members must be single-view multipitch networks")
-    unknown = [norm for _, norm in members if norm not in VIEW_OF_NORM]
+    unknown = [norm for _, norm in members if norm not in BOTH_VIEWS]
     if unknown:
-        raise ModelError(f"unknown member input normalisation {unknown[0]!r}; choose none or l2")
-    k = len(members)
-    c = config
-    wide = replace(c, input_views=2, prefilter_channels=k * c.prefilter_channels,
+        raise ModelError(f"unknown member input normalisation {unknown[0]!r}; choose {' or '.join(BOTH_VIEWS)}")
+    k, c = len(members), config
+    wide = replace(c, input_views=len(BOTH_VIEWS), prefilter_channels=k * c.prefilter_channels,
                    binning_channels=k * c.binning_channels, time_channels=k * c.time_channels)
     state: dict[str, torch.Tensor] = {}
-    n_in = c.n_harmonics
-    in_offsets = [VIEW_OF_NORM[norm] * n_in for _, norm in members]
-    in_total = 2 * n_in
-    for layer in _LAYERS:
+    in_offsets = [BOTH_VIEWS.index(norm) * c.n_harmonics for _, norm in members]
+    in_total = len(BOTH_VIEWS) * c.n_harmonics
+    for layer in _CONVS:
         weights = [s[f"{layer}.weight"] for s, _ in members]
-        biases = [s[f"{layer}.bias"] for s, _ in members]
-        if layer == "reduce":  # the mean of the members' single output maps
-            state[f"{layer}.weight"] = torch.cat(weights, dim=1) / k
-            state[f"{layer}.bias"] = sum(biases) / k
-            break
         state[f"{layer}.weight"] = _block_diagonal(weights, in_offsets, in_total)
-        state[f"{layer}.bias"] = torch.cat(biases)
+        state[f"{layer}.bias"] = torch.cat([s[f"{layer}.bias"] for s, _ in members])
         in_offsets = [i * w.shape[0] for i, w in enumerate(weights)]
         in_total = sum(w.shape[0] for w in weights)
+    # the last 1 x 1 layer: the mean of the members' single output maps
+    state["reduce.weight"] = torch.cat([s["reduce.weight"] for s, _ in members], dim=1) / k
+    state["reduce.bias"] = sum(s["reduce.bias"] for s, _ in members) / k
     model = MultiPitch(wide)
     model.load_state_dict(state)
     return model

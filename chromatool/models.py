@@ -236,6 +236,12 @@ def make_config(arch: str, **overrides: Any):
     return cls(**{**values, "arch": arch})
 
 
+def config_from_dict(stored: dict[str, Any]):
+    """The config dataclass of a config dict as a checkpoint stores it (missing fields take
+    their defaults)."""
+    return make_config(stored.get("arch", ""), **{k: v for k, v in stored.items() if k != "arch"})
+
+
 def config_dict(config) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
 
@@ -243,7 +249,7 @@ def config_dict(config) -> dict[str, Any]:
 def build_model(config: dict[str, Any] | CTCChromaConfig | MultiPitchConfig) -> nn.Module:
     """A freshly initialised model from a config (dataclass or the dict a checkpoint holds)."""
     if isinstance(config, dict):
-        config = make_config(config.get("arch", ""), **{k: v for k, v in config.items() if k != "arch"})
+        config = config_from_dict(config)
     if config.arch == "embedding":
         from .embedding import Embedding
 
@@ -254,10 +260,7 @@ def build_model(config: dict[str, Any] | CTCChromaConfig | MultiPitchConfig) -> 
 def same_config(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two stored configs build the same model (a field missing from an older
     checkpoint takes its default)."""
-    def full(c: dict[str, Any]) -> dict[str, Any]:
-        return config_dict(make_config(c.get("arch", ""), **{k: v for k, v in c.items() if k != "arch"}))
-
-    return full(a) == full(b)
+    return config_dict(config_from_dict(a)) == config_dict(config_from_dict(b))
 
 
 def config_differences(a: dict[str, Any], b: dict[str, Any]) -> str:

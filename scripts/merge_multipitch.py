@@ -17,7 +17,7 @@ import torch
 
 from chromatool.deep import checkpoint, read_checkpoint
 from chromatool.ensemble import merge_multipitch
-from chromatool.models import make_config
+from chromatool.models import config_from_dict
 
 
 def main() -> None:
@@ -29,8 +29,8 @@ def main() -> None:
     for p, ck in zip(paths, cks):
         if {k: v for k, v in ck["features"].items() if k != "normalize"} != base:
             sys.exit(f"{p}: other HCQT settings than {paths[0]}")
-    config = make_config(cks[0]["model"]["arch"], **{k: v for k, v in cks[0]["model"].items() if k != "arch"})
-    merged = merge_multipitch([(ck["state_dict"], ck["features"]["normalize"]) for ck in cks], config)
+    merged = merge_multipitch([(ck["state_dict"], ck["features"]["normalize"]) for ck in cks],
+                              config_from_dict(cks[0]["model"]))
     members = [{"source": p, "input_norm": ck["features"]["normalize"],
                 "best_valid_loss": ck.get("training", {}).get("best_valid_loss")} for p, ck in zip(paths, cks)]
     torch.save(checkpoint(merged, {**base, "normalize": "both"}, {"loss": "bce", "ensemble": members}), out)

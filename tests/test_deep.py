@@ -354,8 +354,8 @@ def test_merged_multipitch_ensemble_is_the_mean_of_its_members_and_trains_on(min
     assert r.exit_code == 0, r.output
     c = m.config
     out = _train(tmp_path, mini[1], "bce", "--arch", "multipitch", "--input-norm", "both", "--init", merged,
-                 *[a for k in ("prefilter_channels", "binning_channels", "time_channels")
-                   for a in ("--model-setting", f"{k}={c[k]}")])
+                 *[arg for k in ("prefilter_channels", "binning_channels", "time_channels")
+                   for arg in ("--model-setting", f"{k}={c[k]}")])
     assert load_model(out).config["time_channels"] == c["time_channels"]
 
 
