@@ -270,7 +270,7 @@ def evaluate_retrieval_cmd(
 def evaluate_pitch_cmd(
     inputs: Annotated[list[Path], typer.Argument(help="Pairs AUDIO LABELS [AUDIO LABELS ...] (labels: a CSV from `align`, MusicNet's CSV, or a performance MIDI), or one CSV manifest with audio,labels columns.", metavar="AUDIO LABELS... | MANIFEST.csv")],
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Packaged model name or .pt file (default: the packaged multipitch model).")] = None,
-    threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0, help="Activation from which a semitone counts as sounding.")] = D.PITCH_THRESHOLD,
+    threshold: Annotated[list[float], typer.Option("--threshold", min=0.0, max=1.0, help=f"Activation from which a semitone counts as sounding (default {D.PITCH_THRESHOLD:g}); repeat it to score several from one run of the model: one pooled row each.")] = [D.PITCH_THRESHOLD],  # noqa: B006
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | json.")] = "table",
     device: Device = "auto",
     tuning: Tuning = D.TUNING,
@@ -286,30 +286,45 @@ def evaluate_pitch_cmd(
 
         chromatool evaluate pitch rec.wav labels.csv
         chromatool evaluate pitch a.wav a.csv b.wav b.mid --model my.pt
+        chromatool evaluate pitch tune/bce.csv --threshold 0.3 --threshold 0.4 --threshold 0.5
     """
     import json
 
     from .deep import load_model
-    from .evaluation import pitch_evaluation_pairs, pooled_f, evaluate_pitch
+    from .evaluation import evaluate_pitch_thresholds, pitch_evaluation_pairs, pooled_f
 
     _choice(fmt, ("table", "json"), "--format")
     dev = resolve_device(device)
     pairs = pitch_evaluation_pairs([str(p) for p in inputs])
     lm = load_model(model, output="pitch", device=dev)
+    thresholds = list(dict.fromkeys(threshold))
     with progress_bar(len(pairs), "multi-pitch") as cb:
-        rows = evaluate_pitch(pairs, lm, threshold=threshold, device=dev, tuning=_tuning(tuning), on_done=cb)
-    total = pooled_f(rows)
+        rows = evaluate_pitch_thresholds(pairs, lm, thresholds=thresholds, device=dev, tuning=_tuning(tuning), on_done=cb)
+    total = {t: pooled_f(r) for t, r in rows.items()}
     if fmt == "json":
-        typer.echo(json.dumps({"model": lm.source, "threshold": threshold, "files": rows, "pooled": total}, indent=2))
+        runs = [{"model": lm.source, "threshold": t, "files": rows[t], "pooled": total[t]} for t in thresholds]
+        typer.echo(json.dumps(runs[0] if len(runs) == 1 else runs, indent=2))
         return
     from rich.table import Table
 
-    t = Table(title=f"multi-pitch, frame level ({Path(lm.source).name}, threshold {threshold:g})")
+    if len(thresholds) > 1:
+        t = Table(title=f"multi-pitch, {Path(lm.source).name}", caption=f"all frames of {len(pairs)} recording{'s' if len(pairs) != 1 else ''}")
+        for c in ("threshold", "P", "R", "F"):
+            t.add_column(c, justify="right")
+        best = max(thresholds, key=lambda th: total[th]["f"])
+        for th in thresholds:
+            t.add_row(f"{th:g}", *(f"{total[th][k]:.3f}" for k in ("precision", "recall", "f")),
+                      style="bold" if th == best else None)
+        _stdout().print(t)
+        return
+    th = thresholds[0]
+    files, pooled = rows[th], total[th]
+    t = Table(title=f"multi-pitch, frame level ({Path(lm.source).name}, threshold {th:g})")
     for c in ("recording", "frames", "P", "R", "F", "Acc"):
         t.add_column(c, justify="left" if c == "recording" else "right")
-    for r in rows:
+    for r in files:
         t.add_row(Path(r["audio"]).name, str(r["frames"]), f"{r['precision']:.3f}", f"{r['recall']:.3f}",
                   f"{r['f']:.3f}", f"{r['accuracy']:.3f}")
-    t.add_row("all frames", str(sum(r["frames"] for r in rows)), f"{total['precision']:.3f}",
-              f"{total['recall']:.3f}", f"{total['f']:.3f}", "", style="bold")
+    t.add_row("all frames", str(sum(r["frames"] for r in files)), f"{pooled['precision']:.3f}",
+              f"{pooled['recall']:.3f}", f"{pooled['f']:.3f}", "", style="bold")
     _stdout().print(t)

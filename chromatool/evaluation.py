@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from . import defaults as D
 from .defaults import PITCH_THRESHOLD
@@ -147,16 +148,28 @@ def evaluate_pitch(pairs: list[tuple[Path, Path]], lm, *, threshold: float = PIT
     """Run a multipitch model on each recording as ``extract`` does (``tuning="auto"``: each
     recording's deviation from A440 estimated and the filters centred on it) and score it
     against its notes."""
+    return evaluate_pitch_thresholds(pairs, lm, thresholds=(threshold,), device=device, tuning=tuning,
+                                     on_done=on_done)[threshold]
+
+
+def evaluate_pitch_thresholds(pairs: list[tuple[Path, Path]], lm, *, thresholds: Sequence[float],
+                              device: str = D.DEVICE, tuning: str | float = D.TUNING,
+                              on_done=None) -> dict[float, list[dict]]:
+    """:func:`evaluate_pitch` at several thresholds from one run of the model: each threshold's
+    rows (a threshold sweep, e.g. to choose one on a tuning set)."""
     from .audio import load_audio
     from .deep import deep_features
 
-    rows = []
+    if not thresholds:
+        raise ParameterError("thresholds: give at least one")
+    out: dict[float, list[dict]] = {t: [] for t in thresholds}
     for i, (audio, labels) in enumerate(pairs):
         f = deep_features(load_audio(audio, sr=int(lm.features["sr"])), lm, output="pitch", device=device,
                           tuning=tuning)
-        rows.append({"audio": str(audio), "labels": str(labels), "tuning": float(f.params["tuning"]),
-                     **multipitch_scores(f.data, read_notes(labels), feature_rate=f.feature_rate,
-                                         threshold=threshold)})
+        notes = read_notes(labels)
+        for t in thresholds:
+            out[t].append({"audio": str(audio), "labels": str(labels), "tuning": float(f.params["tuning"]),
+                           **multipitch_scores(f.data, notes, feature_rate=f.feature_rate, threshold=t)})
         if on_done:
-            on_done(i, rows[-1])
-    return rows
+            on_done(i, out[thresholds[0]][-1])
+    return out

@@ -43,9 +43,7 @@ COMMON="--seed 0 --threads 2 --cache $WORK/cache --steps-per-epoch 100 --patienc
 
 "$CT" dataset "$WORK/valid" --composers monteverdi --pieces 24 --seed 2 --jobs 2
 "$CT" dataset "$WORK/tune" --composers beethoven --pieces 8 --seed 5 --excerpts 0 --jobs 2
-for th in 0.3 0.35 0.4 0.45; do
-    "$CT" evaluate pitch "$WORK/tune/bce.csv" --model "$WORK/multipitch.pt" --threshold $th | grep "all frames"
-done
+"$CT" evaluate pitch "$WORK/tune/bce.csv" --model "$WORK/multipitch.pt" $(printf -- "--threshold %s " 0.3 0.35 0.4 0.45)
 "$PY" benchmarks/deep_retrieval.py "$WORK/valid" --max-docs 12 --model "$WORK/ctc-chroma.pt"
 "$CT" evaluate pitch "$WORK/valid/bce.csv" --model "$WORK/multipitch.pt"
 REAL=../shared/data/real

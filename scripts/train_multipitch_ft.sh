@@ -25,9 +25,6 @@ resume() { [ -f "$RUNS/$1.last.pt" ] && echo --resume || true; }
     -o "$RUNS/mp.pt" --lr 3e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes 60 \
     --seed 0 --threads 2 --precision bfloat16 --cache "$CV/cache" $(resume mp)
 "$CT" dataset "$TUNE" --composers beethoven --pieces 8 --seed 5 --excerpts 0 --jobs 2 --skip-existing
-for th in 0.15 0.2 0.3 0.4 0.5; do
-  echo "threshold $th"
-  "$CT" evaluate pitch "$TUNE/bce.csv" --model "$RUNS/mp.pt" --threshold "$th" --format json
-done
+"$CT" evaluate pitch "$TUNE/bce.csv" --model "$RUNS/mp.pt" $(printf -- "--threshold %s " 0.15 0.2 0.3 0.4 0.5)
 "$PY" benchmarks/multipitch.py --exclude "$WORK/asap360/bce.csv" --model multipitch --model "$RUNS/mp.pt" \
     --threshold "${THRESHOLD:-0.2}"

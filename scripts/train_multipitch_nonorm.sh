@@ -37,9 +37,6 @@ resume() { [ -f "$RUNS/$1.last.pt" ] && echo --resume || true; }
     -o "$RUNS/mp.pt" --lr "${LR:-5e-4}" --steps-per-epoch 100 --patience 3 --max-halvings 2 \
     --max-minutes "${MINUTES:-80}" --seed 0 --threads 2 --precision bfloat16 --cache "$CACHE" ${MODEL_SETTINGS:-} $(resume mp)
 "$CT" dataset "$TUNE" --composers beethoven --pieces 8 --seed 5 --excerpts 0 --jobs 2 --skip-existing
-for th in 0.3 0.4 0.45 0.5 0.55 0.6; do
-  echo "threshold $th"
-  "$CT" evaluate pitch "$TUNE/bce.csv" --model "$RUNS/mp.pt" --threshold "$th" --format json
-done
+"$CT" evaluate pitch "$TUNE/bce.csv" --model "$RUNS/mp.pt" $(printf -- "--threshold %s " 0.3 0.35 0.4 0.45 0.5 0.55 0.6)
 "$PY" benchmarks/multipitch.py --exclude "${EXCLUDE:-$WORK/asap360/bce.csv}" --model "$INIT@$INIT_THRESHOLD" \
     --model "$RUNS/mp.pt@${THRESHOLD:-0.4}" --per-file

@@ -45,7 +45,7 @@ def test_cli_defaults_are_the_librarys():
     params = inspect.signature(features_cmd).parameters
     assert params["feature_rate"].default == D.FEATURE_RATE
     assert params["kind"].default == D.DEFAULT_FEATURE_KIND
-    assert inspect.signature(evaluate_pitch_cmd).parameters["threshold"].default == D.PITCH_THRESHOLD
+    assert inspect.signature(evaluate_pitch_cmd).parameters["threshold"].default == [D.PITCH_THRESHOLD]
     from chromatool.training import TrainConfig
 
     train = inspect.signature(train_cmd).parameters

@@ -635,6 +635,29 @@ def test_evaluate_pitch_centres_on_the_recordings_tuning_as_extract_does(tmp_pat
     assert fixed[0]["tuning"] == 0.0
 
 
+def test_evaluate_pitch_sweeps_thresholds_from_one_run(tmp_path):
+    """Several --threshold values: one pooled row each, from one run of the model; each equals
+    what a run at that threshold alone gives, and recall cannot rise with the threshold."""
+    import json
+
+    import soundfile as sf
+
+    labels = tmp_path / "chord.csv"
+    labels.write_text("start_time,end_time,instrument,note,start_beat,end_beat,measure,note_value\n"
+                      + "".join(f"0.5,2.5,piano,{m},1,4,1,\n" for m in (50, 57, 62, 66)))
+    sf.write(tmp_path / "chord.wav", tone([50, 57, 62, 66], seconds=3.0, harmonics=6), 22050)
+    args = ("evaluate", "pitch", tmp_path / "chord.wav", labels, "--format", "json")
+    r = invoke(*args, "--threshold", "0.2", "--threshold", "0.6")
+    assert r.exit_code == 0, r.output
+    sweep = json.loads(r.output)
+    assert [s["threshold"] for s in sweep] == [0.2, 0.6]
+    assert sweep[0]["pooled"]["recall"] >= sweep[1]["pooled"]["recall"]
+    alone = json.loads(invoke(*args, "--threshold", "0.6").output)
+    assert alone["pooled"] == sweep[1]["pooled"] and alone["files"] == sweep[1]["files"]
+    table = invoke("evaluate", "pitch", tmp_path / "chord.wav", labels, "--threshold", "0.2", "--threshold", "0.6")
+    assert table.exit_code == 0 and "threshold" in table.output and "0.6" in table.output
+
+
 def test_extract_gives_the_same_output_whatever_the_thread_count(real, tmp_path):
     """The CQT's bits do not depend on BLAS's threads (blas.reproducible_matmul), so neither does
     the network's bfloat16 input: a Dask worker or a batch job with OMP_NUM_THREADS=1 writes what
