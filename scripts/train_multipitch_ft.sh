@@ -11,6 +11,8 @@
 # cut-off run continues with the same command. Then the threshold is chosen on the Beethoven
 # tuning set (as for the packaged model: defaults.PITCH_THRESHOLD) and the model is measured
 # beside the packaged one and basic-pitch (benchmarks/multipitch.py).
+# INIT: the model it starts from (stage 3, the packaged file until session 19; scripts/reproduce_models.sh
+# gives train_default_models.sh's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CV=${1:-${TMPDIR:-/tmp}/chromatool-cross-version}
@@ -21,7 +23,7 @@ PY=${PYTHON:-.venv/bin/python}
 TUNE=${TUNE:-${TMPDIR:-/tmp}/chromatool-mp-tune}
 mkdir -p "$RUNS"
 resume() { [ -f "$RUNS/$1.last.pt" ] && echo --resume || true; }
-"$CT" train --loss bce --arch multipitch --init chromatool/weights/multipitch.pt --data "$WORK/mix360-bce.csv" \
+"$CT" train --loss bce --arch multipitch --init "${INIT:-chromatool/weights/multipitch.pt}" --data "$WORK/mix360-bce.csv" \
     -o "$RUNS/mp.pt" --lr 3e-4 --steps-per-epoch 100 --patience 3 --max-halvings 2 --max-minutes 60 \
     --seed 0 --threads 2 --precision bfloat16 --cache "$CV/cache" $(resume mp)
 "$CT" dataset "$TUNE" --composers beethoven --pieces 8 --seed 5 --excerpts 0 --jobs 2 --skip-existing

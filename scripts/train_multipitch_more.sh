@@ -10,7 +10,8 @@
 #   bash scripts/train_multipitch_more.sh [WORKDIR] [RUNDIR]
 #
 # WORKDIR gets the renders, the mix manifest and the HCQT cache; RUNDIR (committed) the model,
-# its .last.pt and log, so a cut-off run continues with the same command.
+# its .last.pt and log, so a cut-off run continues with the same command. STAGE5 / STAGE4: the two
+# models merged (default: the committed runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-${TMPDIR:-/tmp}/chromatool-mp-more}
@@ -22,7 +23,7 @@ PIANO_VALID=${PIANO_VALID:-${TMPDIR:-/tmp}/chromatool-mp-piano}  # benchmarks/mu
 "$CT" dataset "$WORK/asap" --asap ../shared/data/asap --pieces 600 --seed 21 --max-seconds 150 --excerpts 0 \
     --exclude "$PIANO_VALID/bce.csv" --jobs 2 --skip-existing
 "${PYTHON:-.venv/bin/python}" scripts/mix_manifests.py "$WORK/mix-bce.csv" "$WORK/ens/bce.csv:1" "$WORK/asap/bce.csv:1:prefix=asap"
-"${PYTHON:-.venv/bin/python}" scripts/merge_multipitch.py "$WORK/merged.pt" runs/mp-nonorm/mp.pt runs/mp-ft/mp.pt
+"${PYTHON:-.venv/bin/python}" scripts/merge_multipitch.py "$WORK/merged.pt" "${STAGE5:-runs/mp-nonorm/mp.pt}" "${STAGE4:-runs/mp-ft/mp.pt}"
 MIX=$WORK/mix-bce.csv CACHE=$WORK/cache EXCLUDE=$WORK/asap/bce.csv NORM=both LR=${LR:-2.5e-4} MINUTES=${MINUTES:-70} \
     INIT=${INIT:-$WORK/merged.pt} INIT_THRESHOLD=0.4 \
     MODEL_SETTINGS="--model-setting prefilter_channels=40 --model-setting binning_channels=40 --model-setting time_channels=20" \

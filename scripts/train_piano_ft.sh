@@ -41,7 +41,9 @@ ctc_stage() {
   "$CT" train --loss ctc --init "$2" --data "$3" -o "$RUNS/$1.pt" $SMALL \
       --lr 1e-4 --steps-per-epoch 50 --patience 2 --max-halvings 1 --max-minutes 25 $(resume "$1")
 }
-ce_stage ce chromatool/weights/ctc-chroma.pt "$WORK/mix-bce.csv" 50
+# INIT: the model stage 5 starts from (the packaged file of sessions 1-15: stages 1-4 of
+# scripts/train_default_models.sh; scripts/reproduce_models.sh gives it)
+ce_stage ce "${INIT:-chromatool/weights/ctc-chroma.pt}" "$WORK/mix-bce.csv" 50
 ctc_stage ctc "$RUNS/ce.pt" "$WORK/mix-ctc.csv"
 # sessions 16-17: CE again from ce, the same data and split (16 epochs, 68 min), then CTC from it
 ce_stage ce2 "$RUNS/ce.pt" "$WORK/mix-bce.csv" 68
