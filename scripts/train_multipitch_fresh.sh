@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Issue 14, session 25: stage 8 of the multipitch model. Stage 7 (the packaged file) trained on
+# with stage 7's mix plus the ASAP performances rendered again with another seed
+# (scripts/train_chroma_fresh.sh's: new soundfonts, rooms, tunings and codecs for the same
+# performances), so that piano is about half the mix; lr half of stage 7's.
+#
+#   bash scripts/train_multipitch_fresh.sh [FRESH_WORKDIR] [S24_WORKDIR] [RUNDIR]
+#
+# FRESH_WORKDIR is train_chroma_fresh.sh's (its asap/ renders), S24_WORKDIR
+# train_multipitch_more.sh's (the ensemble renders, stage 7's ASAP renders, the HCQT cache);
+# RUNDIR (committed) gets the model, its .last.pt and log, so a cut-off run continues with the
+# same command. Then the threshold sweep on the Beethoven tuning set and the benchmark beside
+# stage 7 and basic-pitch (train_multipitch_nonorm.sh's steps).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FRESH=${1:-${TMPDIR:-/tmp}/chromatool-chroma-fresh}
+S24=${2:-${TMPDIR:-/tmp}/chromatool-mp-more}
+PY=${PYTHON:-.venv/bin/python}
+[ -f "$FRESH/asap/bce.csv" ] || { echo "no $FRESH/asap/bce.csv: run scripts/train_chroma_fresh.sh first" >&2; exit 1; }
+# both ASAP sets under one prefix: a piece's renders share a group, so the split holds it out whole
+"$PY" scripts/mix_manifests.py "$FRESH/mix-bce.csv" "$S24/ens/bce.csv:1" "$S24/asap/bce.csv:1:prefix=asap" \
+    "$FRESH/asap/bce.csv:1:prefix=asap"
+MIX=$FRESH/mix-bce.csv CACHE=$S24/cache EXCLUDE=$S24/asap/bce.csv NORM=both LR=${LR:-1.25e-4} MINUTES=${MINUTES:-45} \
+    INIT=${INIT:-runs/mp-more/mp.pt} INIT_THRESHOLD=0.4 \
+    MODEL_SETTINGS="--model-setting prefilter_channels=40 --model-setting binning_channels=40 --model-setting time_channels=20" \
+    exec bash scripts/train_multipitch_nonorm.sh "" "$FRESH" "${3:-runs/mp-fresh}"
