@@ -17,6 +17,7 @@ Sets:
 - piano: ``chromatool dataset DIR --asap ../shared/data/asap --pieces 30 --seed 12``: human
   piano performances with their pedal (labels from the performance MIDI); the first 10 whose
   piece is not in ``--exclude`` (a training manifest, e.g. the realistic run's asap/bce.csv);
+  ``--piano-tune OUT.csv`` writes the others as a manifest to choose a threshold on;
 - real: the MAESTRO clip with its performance MIDI (exact labels, 2 s of piano) and the two
   Chopin Op. 10 No. 3 recordings with labels from ``chromatool align`` of the MIDI score
   (approximate: both systems are scored against the same labels).
@@ -68,6 +69,10 @@ def render_set(folder: Path) -> list[tuple[Path, Path]]:
     return pitch_evaluation_pairs([str(folder / "bce.csv")])
 
 
+#: Performances of the piano set this benchmark scores; the rest (``--piano-tune``) may tune thresholds.
+PIANO_SCORED = 10
+
+
 def piano_set(folder: Path, exclude: Path | None) -> list[tuple[Path, Path]]:
     if not (folder / "bce.csv").is_file():
         subprocess.run([sys.executable, "-m", "chromatool", "dataset", str(folder), "--asap",
@@ -77,7 +82,7 @@ def piano_set(folder: Path, exclude: Path | None) -> list[tuple[Path, Path]]:
 
     seen = {r["group"] for r in read_csv_rows(exclude, ("group",), what="manifest")} if exclude else set()
     rows = read_csv_rows(folder / "bce.csv", ("audio", "labels", "group"), what="manifest")
-    return [(folder / r["audio"], folder / r["labels"]) for r in rows if r["group"] not in seen][:10]
+    return [(folder / r["audio"], folder / r["labels"]) for r in rows if r["group"] not in seen][:PIANO_SCORED]
 
 
 def real_set(tmp: Path) -> list[tuple[Path, Path]]:
@@ -170,7 +175,21 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, help="activation threshold of chromatool's models "
                     "(default: the packaged model's, defaults.PITCH_THRESHOLD)")
     ap.add_argument("--per-file", action="store_true", help="also a row per recording of the real set")
+    ap.add_argument("--piano-tune", type=Path, metavar="OUT.csv", help="write the piano set's performances this "
+                    "benchmark does not score (pieces not in --exclude) as an audio,labels manifest, for "
+                    "`chromatool evaluate pitch OUT.csv --threshold ...`, and stop")
     args = ap.parse_args()
+    if args.piano_tune:
+        from chromatool.io import read_csv_rows
+
+        scored = set(piano_set(args.piano, args.exclude))
+        seen = {r["group"] for r in read_csv_rows(args.exclude, ("group",), what="manifest")} if args.exclude else set()
+        rows = [r for r in read_csv_rows(args.piano / "bce.csv", ("audio", "labels", "group"), what="manifest")
+                if r["group"] not in seen and (args.piano / r["audio"], args.piano / r["labels"]) not in scored]
+        args.piano_tune.write_text("audio,labels\n" + "".join(f"{(args.piano / r['audio']).resolve()},"
+                                                            f"{(args.piano / r['labels']).resolve()}\n" for r in rows))
+        print(f"{len(rows)} performances: {args.piano_tune}")
+        return
     models = args.model or ["multipitch"]
     with tempfile.TemporaryDirectory() as tmp:
         sets = {"renders": render_set(args.renders), "piano": piano_set(args.piano, args.exclude), "real": real_set(Path(tmp)) if REAL.is_dir() else []}
