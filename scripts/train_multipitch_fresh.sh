@@ -18,9 +18,11 @@ S24=${2:-${TMPDIR:-/tmp}/chromatool-mp-more}
 PY=${PYTHON:-.venv/bin/python}
 [ -f "$FRESH/asap/bce.csv" ] || { echo "no $FRESH/asap/bce.csv: run scripts/train_chroma_fresh.sh first" >&2; exit 1; }
 # both ASAP sets under one prefix: a piece's renders share a group, so the split holds it out whole
-"$PY" scripts/mix_manifests.py "$FRESH/mix-bce.csv" "$S24/ens/bce.csv:1" "$S24/asap/bce.csv:1:prefix=asap" \
+# ENS_REPEAT: how many times the ensemble renders are listed (2: ensembles as often as piano, as in stage 7)
+MIX=$FRESH/mix-bce-ens${ENS_REPEAT:-1}.csv
+"$PY" scripts/mix_manifests.py "$MIX" "$S24/ens/bce.csv:${ENS_REPEAT:-1}" "$S24/asap/bce.csv:1:prefix=asap" \
     "$FRESH/asap/bce.csv:1:prefix=asap"
-MIX=$FRESH/mix-bce.csv CACHE=$S24/cache EXCLUDE=$S24/asap/bce.csv NORM=both LR=${LR:-1.25e-4} MINUTES=${MINUTES:-45} \
+MIX=$MIX CACHE=$S24/cache EXCLUDE=$S24/asap/bce.csv NORM=both LR=${LR:-1.25e-4} MINUTES=${MINUTES:-45} \
     INIT=${INIT:-runs/mp-more/mp.pt} INIT_THRESHOLD=0.4 \
     MODEL_SETTINGS="--model-setting prefilter_channels=40 --model-setting binning_channels=40 --model-setting time_channels=20" \
     exec bash scripts/train_multipitch_nonorm.sh "" "$FRESH" "${3:-runs/mp-fresh}"
