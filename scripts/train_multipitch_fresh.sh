@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 FRESH=${1:-${TMPDIR:-/tmp}/chromatool-chroma-fresh}
 S24=${2:-${TMPDIR:-/tmp}/chromatool-mp-more}
 PY=${PYTHON:-.venv/bin/python}
-[ -f "$FRESH/asap/bce.csv" ] || { echo "no $FRESH/asap/bce.csv: run scripts/train_chroma_fresh.sh first" >&2; exit 1; }
+[ -f "$FRESH/asap/bce.csv" ] || { echo "no $FRESH/asap/bce.csv: render it first (the dataset line of scripts/train_chroma_fresh.sh or reproduce_models.sh)" >&2; exit 1; }
 # both ASAP sets under one prefix: a piece's renders share a group, so the split holds it out whole
 # ENS_REPEAT: how many times the ensemble renders are listed (2: ensembles as often as piano, as in stage 7)
 MIX=$FRESH/mix-bce-ens${ENS_REPEAT:-1}.csv
