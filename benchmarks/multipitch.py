@@ -73,7 +73,8 @@ def render_set(folder: Path) -> list[tuple[Path, Path]]:
 PIANO_SCORED = 10
 
 
-def piano_set(folder: Path, exclude: Path | None) -> list[tuple[Path, Path]]:
+def piano_performances(folder: Path, exclude: Path | None) -> list[tuple[Path, Path]]:
+    """(audio, labels) of the piano set's performances whose piece is not in ``exclude``."""
     if not (folder / "bce.csv").is_file():
         subprocess.run([sys.executable, "-m", "chromatool", "dataset", str(folder), "--asap",
                         str(ROOT.parent / "shared" / "data" / "asap"), "--pieces", "30", "--seed", "12",
@@ -82,7 +83,11 @@ def piano_set(folder: Path, exclude: Path | None) -> list[tuple[Path, Path]]:
 
     seen = {r["group"] for r in read_csv_rows(exclude, ("group",), what="manifest")} if exclude else set()
     rows = read_csv_rows(folder / "bce.csv", ("audio", "labels", "group"), what="manifest")
-    return [(folder / r["audio"], folder / r["labels"]) for r in rows if r["group"] not in seen][:PIANO_SCORED]
+    return [(folder / r["audio"], folder / r["labels"]) for r in rows if r["group"] not in seen]
+
+
+def piano_set(folder: Path, exclude: Path | None) -> list[tuple[Path, Path]]:
+    return piano_performances(folder, exclude)[:PIANO_SCORED]
 
 
 def real_set(tmp: Path) -> list[tuple[Path, Path]]:
@@ -180,14 +185,8 @@ def main() -> None:
                     "`chromatool evaluate pitch OUT.csv --threshold ...`, and stop")
     args = ap.parse_args()
     if args.piano_tune:
-        from chromatool.io import read_csv_rows
-
-        scored = set(piano_set(args.piano, args.exclude))
-        seen = {r["group"] for r in read_csv_rows(args.exclude, ("group",), what="manifest")} if args.exclude else set()
-        rows = [r for r in read_csv_rows(args.piano / "bce.csv", ("audio", "labels", "group"), what="manifest")
-                if r["group"] not in seen and (args.piano / r["audio"], args.piano / r["labels"]) not in scored]
-        args.piano_tune.write_text("audio,labels\n" + "".join(f"{(args.piano / r['audio']).resolve()},"
-                                                            f"{(args.piano / r['labels']).resolve()}\n" for r in rows))
+        rows = piano_performances(args.piano, args.exclude)[PIANO_SCORED:]
+        args.piano_tune.write_text("audio,labels\n" + "".join(f"{a.resolve()},{b.resolve()}\n" for a, b in rows))
         print(f"{len(rows)} performances: {args.piano_tune}")
         return
     models = args.model or ["multipitch"]
