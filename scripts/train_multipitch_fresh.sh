@@ -10,7 +10,8 @@
 # train_multipitch_more.sh's (the ensemble renders, stage 7's ASAP renders, the HCQT cache);
 # RUNDIR (committed) gets the model, its .last.pt and log, so a cut-off run continues with the
 # same command. Then the threshold sweep on the Beethoven tuning set and the benchmark beside
-# stage 7 and basic-pitch (train_multipitch_nonorm.sh's steps).
+# stage 7 and basic-pitch (train_multipitch_nonorm.sh's steps), and a sweep on the piano tuning
+# performances.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FRESH=${1:-${TMPDIR:-/tmp}/chromatool-chroma-fresh}
@@ -25,4 +26,8 @@ MIX=$FRESH/mix-bce-ens${ENS_REPEAT:-1}.csv
 MIX=$MIX CACHE=$S24/cache EXCLUDE=$S24/asap/bce.csv NORM=both LR=${LR:-1.25e-4} MINUTES=${MINUTES:-45} \
     INIT=${INIT:-runs/mp-more/mp.pt} INIT_THRESHOLD=0.4 \
     MODEL_SETTINGS="--model-setting prefilter_channels=40 --model-setting binning_channels=40 --model-setting time_channels=20" \
-    exec bash scripts/train_multipitch_nonorm.sh "" "$FRESH" "${3:-runs/mp-fresh}"
+    bash scripts/train_multipitch_nonorm.sh "" "$FRESH" "${3:-runs/mp-fresh}"
+# the threshold on piano: the piano set's performances the benchmark does not score
+"$PY" benchmarks/multipitch.py --exclude "$S24/asap/bce.csv" --piano-tune "$FRESH/piano-tune.csv"
+"${CHROMATOOL:-.venv/bin/chromatool}" evaluate pitch "$FRESH/piano-tune.csv" --model "${3:-runs/mp-fresh}/mp.pt" \
+    $(printf -- "--threshold %s " 0.25 0.3 0.35 0.4)
