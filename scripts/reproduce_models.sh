@@ -33,7 +33,5 @@ INIT="$WORK/default/ctc-chroma.pt" bash scripts/train_piano_ft.sh "$WORK/cv" "$W
 INIT="$WORK/default/multipitch.pt" bash scripts/train_multipitch_ft.sh "$WORK/cv" "$WORK/piano-ft" "$RUNS/mp-ft"
 INIT="$RUNS/mp-ft/mp.pt" bash scripts/train_multipitch_nonorm.sh "$WORK/cv" "$WORK/piano-ft" "$RUNS/mp-nonorm"
 STAGE5="$RUNS/mp-nonorm/mp.pt" STAGE4="$RUNS/mp-ft/mp.pt" bash scripts/train_multipitch_more.sh "$WORK/more" "$RUNS/mp-more"
-"$CHROMATOOL" dataset "$WORK/fresh/asap" --asap ../shared/data/asap --pieces 600 --seed 22 --max-seconds 150 \
-    --excerpts 4 --exclude "${PIANO_VALID:-${TMPDIR:-/tmp}/chromatool-mp-piano}/bce.csv" --jobs 2 --skip-existing
 INIT="$RUNS/mp-more/mp.pt" ENS_REPEAT=2 bash scripts/train_multipitch_fresh.sh "$WORK/fresh" "$WORK/more" "$RUNS/mp-fresh2"
 echo "reproduced: $RUNS/piano-ft/ctc3.pt (ctc-chroma.pt) and $RUNS/mp-fresh2/mp.pt (multipitch.pt)"

@@ -6,7 +6,7 @@
 #
 #   bash scripts/train_multipitch_fresh.sh [FRESH_WORKDIR] [S24_WORKDIR] [RUNDIR]
 #
-# FRESH_WORKDIR is train_chroma_fresh.sh's (its asap/ renders), S24_WORKDIR
+# FRESH_WORKDIR gets the fresh ASAP renders (train_chroma_fresh.sh's, if it ran), S24_WORKDIR
 # train_multipitch_more.sh's (the ensemble renders, stage 7's ASAP renders, the HCQT cache);
 # RUNDIR (committed) gets the model, its .last.pt and log, so a cut-off run continues with the
 # same command. Then the threshold sweep on the Beethoven tuning set and the benchmark beside
@@ -17,7 +17,10 @@ cd "$(dirname "$0")/.."
 FRESH=${1:-${TMPDIR:-/tmp}/chromatool-chroma-fresh}
 S24=${2:-${TMPDIR:-/tmp}/chromatool-mp-more}
 PY=${PYTHON:-.venv/bin/python}
-[ -f "$FRESH/asap/bce.csv" ] || { echo "no $FRESH/asap/bce.csv: render it first (the dataset line of scripts/train_chroma_fresh.sh or reproduce_models.sh)" >&2; exit 1; }
+PIANO_VALID=${PIANO_VALID:-${TMPDIR:-/tmp}/chromatool-mp-piano}  # benchmarks/multipitch.py's piano set
+# the fresh renders (train_chroma_fresh.sh makes the same; instant once they exist)
+"${CHROMATOOL:-.venv/bin/chromatool}" dataset "$FRESH/asap" --asap ../shared/data/asap --pieces 600 --seed 22 \
+    --max-seconds 150 --excerpts 4 --exclude "$PIANO_VALID/bce.csv" --jobs 2 --skip-existing
 # both ASAP sets under one prefix: a piece's renders share a group, so the split holds it out whole
 # ENS_REPEAT: how many times the ensemble renders are listed (2: ensembles as often as piano, as in stage 7)
 MIX=$FRESH/mix-bce-ens${ENS_REPEAT:-1}.csv
