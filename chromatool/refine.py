@@ -19,6 +19,7 @@ import numpy as np
 
 from . import defaults as D
 from .features import semitones
+from .onset_lag import lag_features, predict_lags
 from .score import NoteList
 
 #: Half-width (seconds) of the window searched for candidates around the DTW time of an onset.
@@ -49,17 +50,18 @@ PARTIALS: tuple[tuple[int, float], ...] = ((0, 1.0), (12, 0.5), (19, 0.3))
 _FORBIDDEN = 1e6
 
 
-def semitone_onset_strength(C: np.ndarray) -> np.ndarray:
-    """Rise of the log-compressed energy per semitone: (n_semitones, N) from a CQT magnitude
-    (n_bins, N) with ``BINS_PER_SEMITONE`` bins per semitone, bin 0 at ``MIDI_MIN``."""
+def semitone_log_energy(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Onset strength (the rise of the log-compressed energy) and the log-compressed energy per
+    semitone, each (n_semitones, N), from a CQT magnitude (n_bins, N) with
+    ``BINS_PER_SEMITONE`` bins per semitone, bin 0 at ``MIDI_MIN``."""
     S = semitones(C)
-    L = np.log1p(ONSET_GAMMA * S / max(float(S.max()), 1e-12))
-    return np.maximum(0.0, np.diff(L, axis=1, prepend=L[:, :1])).astype(np.float32)
+    L = np.log1p(ONSET_GAMMA * S / max(float(S.max()), 1e-12)).astype(np.float32)
+    return np.maximum(0.0, np.diff(L, axis=1, prepend=L[:, :1])), L
 
 
 def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, feature_rate: float, *,
-                        window_seconds: float = WINDOW_SECONDS, prior_seconds: float = PRIOR_SECONDS
-                        ) -> tuple[np.ndarray, np.ndarray]:
+                        window_seconds: float = WINDOW_SECONDS, prior_seconds: float = PRIOR_SECONDS,
+                        lag: bool = True) -> tuple[np.ndarray, np.ndarray]:
     r"""Refined recording times of the notes' onsets, and the refined groups as anchors of a
     time map.
 
@@ -69,6 +71,8 @@ def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, featu
     onset : np.ndarray [shape=(n_notes,)] recording seconds from the warping path
     C : np.ndarray [shape=(216, N)] the recording's CQT magnitude at ``feature_rate``
     window_seconds, prior_seconds : search half-width and prior width around ``onset``
+    lag : move each group placed on a peak back by the lag its rise's shape shows
+        (:mod:`chromatool.onset_lag`: a slow attack peaks well after its note-on)
 
     Returns
     -------
@@ -88,13 +92,14 @@ def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, featu
     >>> C = np.zeros((216, 100), np.float32)
     >>> for t, p in [(0.30, 60), (0.82, 64), (1.30, 67)]:  # the notes start at these seconds
     ...     C[(p - 24) * 3 + 1, int(t * 50):] = 1.0  # centre bin of pitch p (C1 = MIDI 24)
-    >>> on, anchors = refine_onset_groups(notes, np.array([0.36, 0.76, 1.25]), C, 50.0)
+    >>> path_times = np.array([0.36, 0.76, 1.25])
+    >>> on, anchors = refine_onset_groups(notes, path_times, C, 50.0, lag=False)  # no real attacks
     >>> on.round(2).tolist()
     [0.3, 0.82, 1.3]
     """
     if not len(notes):
         return onset, np.zeros((2, 0))
-    O = semitone_onset_strength(C)
+    O, L = semitone_log_energy(C)
     keys, inverse = np.unique(np.round(notes.onset, 4), return_inverse=True)
     order = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[order], np.arange(keys.size + 1))
@@ -111,6 +116,11 @@ def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, featu
     choice = _viterbi(T, U, score_t, feature_rate)
     out = T[np.arange(keys.size), choice]
     found = choice > 0
+    if lag and found.any():
+        g = np.flatnonzero(found)
+        F = np.stack([lag_features(O, L, notes.pitch[members[k]], out[k], feature_rate) for k in g])
+        out[g] -= predict_lags(F, feature_rate)
+        out = np.maximum.accumulate(out)  # the groups keep their order
     return out[inverse], np.stack([score_t[found], out[found]])
 
 
