@@ -23,24 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import defaults as D
+from .refine import PARTIALS, partial_rows
 
 #: Frames of context before and after the chosen peak.
 FRAMES_BEFORE: int = 8
 FRAMES_AFTER: int = 6
-#: Partials (semitones above the note, weight) whose rise makes the onset strength, and the
-#: high partials (short CQT windows) looked at apart.
-PARTIALS: tuple[tuple[int, float], ...] = ((0, 1.0), (12, 0.5), (19, 0.3))
+#: The high partials (semitones above the note: 4th, 5th, 6th), whose CQT windows are short,
+#: looked at apart from refinement's ``PARTIALS``.
 HIGH_PARTIALS: tuple[int, ...] = (24, 28, 31)
 WEIGHTS = Path(__file__).parent / "weights" / "onset-lag.npz"
-
-
-def _rows(pitches: np.ndarray, partials, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = [(int(p) + k - D.MIDI_MIN, w) for p in np.unique(pitches) for k, w in partials
-            if 0 <= int(p) + k - D.MIDI_MIN < n_rows]
-    if not rows:
-        return np.zeros(0, int), np.zeros(0, np.float32)
-    return np.array([r for r, _ in rows]), np.array([w for _, w in rows], np.float32)
 
 
 def lag_features(O: np.ndarray, L: np.ndarray, pitches: np.ndarray, t: float, feature_rate: float
@@ -76,7 +67,7 @@ def lag_features(O: np.ndarray, L: np.ndarray, pitches: np.ndarray, t: float, fe
     idx = np.clip(np.arange(j - FRAMES_BEFORE, j + FRAMES_AFTER + 1), 0, O.shape[1] - 1)
 
     def profile(M, partials):
-        r, w = _rows(pitches, partials, M.shape[0])
+        r, w = partial_rows(pitches, partials, M.shape[0])
         return w @ M[np.ix_(r, idx)] if r.size else np.zeros(n, np.float32)
 
     def unit(x):

@@ -19,7 +19,6 @@ import numpy as np
 
 from . import defaults as D
 from .features import semitones
-from .onset_lag import lag_features, predict_lags
 from .score import NoteList
 
 #: Half-width (seconds) of the window searched for candidates around the DTW time of an onset.
@@ -97,6 +96,8 @@ def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, featu
     >>> on.round(2).tolist()
     [0.3, 0.82, 1.3]
     """
+    from .onset_lag import lag_features, predict_lags  # it reads this module's partials
+
     if not len(notes):
         return onset, np.zeros((2, 0))
     O, L = semitone_log_energy(C)
@@ -124,6 +125,15 @@ def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, featu
     return out[inverse], np.stack([score_t[found], out[found]])
 
 
+def partial_rows(pitches: np.ndarray, partials, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Semitone rows (0 = ``MIDI_MIN``) of ``pitches`` and their ``partials`` ((semitones above,
+    weight) pairs) that lie among ``n_rows``, and each row's weight."""
+    rows = [(int(p) + k - D.MIDI_MIN, w) for p in np.unique(pitches) for k, w in partials
+            if 0 <= int(p) + k - D.MIDI_MIN < n_rows]
+    return (np.array([r for r, _ in rows], dtype=int).reshape(-1),
+            np.array([w for _, w in rows], dtype=np.float32).reshape(-1))
+
+
 def _peaks(O: np.ndarray, pitches: np.ndarray, centre: float, window: float, feature_rate: float
            ) -> tuple[np.ndarray, np.ndarray]:
     """Seconds of the ``CANDIDATES`` strongest onset-strength peaks of ``pitches`` (and their
@@ -132,14 +142,11 @@ def _peaks(O: np.ndarray, pitches: np.ndarray, centre: float, window: float, fea
     ``MIN_RELATIVE_STRENGTH`` are left out."""
     none = np.zeros(0), np.zeros(0)
     N = O.shape[1]
-    rows = [(int(p) + k - D.MIDI_MIN, w) for p in np.unique(pitches) for k, w in PARTIALS
-            if 0 <= int(p) + k - D.MIDI_MIN < O.shape[0]]
+    idx, wts = partial_rows(pitches, PARTIALS, O.shape[0])
     c, half = centre * feature_rate, window * feature_rate
     a, b = max(1, int(np.floor(c - half))), min(N - 1, int(np.ceil(c + half)) + 1)
-    if not rows or b - a < 3:
+    if not idx.size or b - a < 3:
         return none
-    idx = np.array([r for r, _ in rows])
-    wts = np.array([w for _, w in rows], dtype=np.float32)
     s = wts @ O[idx, a:b]
     ctx = int(round(feature_rate))
     ref = float((wts @ O[idx, max(0, a - ctx):min(N, b + ctx)]).max())

@@ -136,11 +136,11 @@ def piano_item(row: dict, rng, font: str, seconds: float = 150.0):
 def examples(score, y, truth) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features, lag (peak - note-on, seconds) and mean pitch of every onset group refinement
     placed on a peak (lag correction off)."""
-    from chromatool import alignment, refine
+    from chromatool import alignment, onset_lag, refine
     from chromatool.align_features import recording_cqt
     from chromatool.onset_lag import lag_features
 
-    refine.predict_lags = lambda F, fr: np.zeros(len(F))  # the peaks as refinement finds them
+    onset_lag.predict_lags = lambda F, fr: np.zeros(len(F))  # the peaks as refinement finds them
     a = alignment.align_notes(score, y, soundfont=FONTS[0], repeats="as-written")
     fr = a.feature_rate
     O, L = refine.semitone_log_energy(recording_cqt(y, fr, a.tuning))
