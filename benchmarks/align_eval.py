@@ -355,6 +355,7 @@ def main() -> None:
         report("asap*✓", on)
         print("asap*✓: of those, the beats annotated within 50 ms of a played note of the beat's score pitches "
               "(the rest fall in held notes or where the annotation was interpolated)")
+    pool.shutdown()  # before the interpreter exits (an OSError at exit otherwise)
 
 
 if __name__ == "__main__":

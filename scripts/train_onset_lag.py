@@ -161,13 +161,18 @@ def make_one(args) -> str:
     dest = Path(out) / f"{i:04d}.npz"
     if dest.exists():
         return f"{dest.name}: exists"
+    from chromatool.errors import ChromatoolError
+
     rng = np.random.default_rng(seed)
-    if kind == "piano":
-        case = piano_item(source, rng, font)
-    elif kind == "solo":
-        case = solo_item(source, rng, font)
-    else:
-        case = ensemble_item(source, rng, font, kind == "expressive")
+    try:
+        if kind == "piano":
+            case = piano_item(source, rng, font)
+        elif kind == "solo":
+            case = solo_item(source, rng, font)
+        else:
+            case = ensemble_item(source, rng, font, kind == "expressive")
+    except ChromatoolError as exc:  # a soundfont that renders this item silent, an empty part
+        return f"{dest.name}: skipped ({exc})"
     if case is None:
         return f"{dest.name}: skipped"
     X, lag, pitch = examples(*case)
