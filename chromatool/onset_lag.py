@@ -11,9 +11,11 @@ The lag is read off the shape of the rise instead: a small network looks at the 
 strength (its pitches and their partials, and the high partials alone, whose CQT windows are
 short), its log energy and its register in the frames around the chosen peak, and says how far
 before the peak the notes began. It was trained (``scripts/train_onset_lag.py``) on renders with
-exact note-ons — ensembles, choirs and organs with expressive timing, and real pianists'
-performances with their pedal — played with other soundfonts than the alignment benchmark's
-recordings use for the same pieces; the packaged weights are ``weights/onset-lag.npz``.
+exact note-ons — ensembles, choirs and organs under smooth and expressive timing, single parts
+on one instrument, and real pianists' performances with their pedal — of other pieces and
+performances than the alignment benchmark's, with the four installed General MIDI soundfonts
+(trained without TimGM6mb, it does as well on TimGM6mb's renders: it reads the attack, not the
+soundfont). The packaged weights are ``weights/onset-lag.npz`` (model card: weights/MODEL_CARD.md).
 """
 
 from __future__ import annotations
