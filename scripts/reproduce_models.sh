@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The packaged ctc-chroma.pt, multipitch.pt and onset-lag.npz from scratch: the stage scripts in the order the
 # shipped files were made (chromatool/weights/MODEL_CARD.md), each starting from the model the
-# stage before it shipped. About 15 hours on 2 CPU cores (every stage has a time limit; on a GPU
+# stage before it shipped. About 16 hours on 2 CPU cores (every stage has a time limit; on a GPU
 # pass --device cuda through the scripts' CHROMATOOL wrapper). Every stage resumes: the same
 # command continues a cut-off reproduction where it stopped.
 #
