@@ -5,14 +5,15 @@ choirs and organs included) under a smooth tempo curve; (2) the same kind of pie
 expressively (rubato, ritardandi, fermatas, spread chords), detuned, in a room; (3) a real
 pianist's ASAP performance with its pedal, the "score" being that performance under another
 tempo curve; (4, ``--kinds solo``) one part of a piece on one instrument, alone, dry or in a
-room (a sparse texture: notes rise out of silence or their own decay). None of the alignment benchmark's pieces or performances is used (the first 40
-of each of its draws are left out, and every ASAP piece it plays). Each item is aligned with
+room (a sparse texture: notes rise out of silence or their own decay). None of the alignment
+benchmark's pieces or performances is used (the first 40 of each of its draws are left out,
+and every ASAP piece it plays). Each item is aligned with
 chromatool's aligner (lag correction off); every onset group that refinement put on a peak of
 the recording gives one example: the rise's features and how far after the true note-on the
 peak lies.
 
     python scripts/train_onset_lag.py make DIR --items 180 [--kinds smooth expressive piano] [--fonts A.sf2 ...]
-    python scripts/train_onset_lag.py make DIR2 --items 60 --kinds solo --seed 8
+    python scripts/train_onset_lag.py make DIR2 --items 90 --kinds solo --seed 8
     python scripts/train_onset_lag.py fit DIR DIR2 -o chromatool/weights/onset-lag.npz [--exclude-font TimGM6mb]
 
 ``make`` is resumable (one .npz per item); ``fit`` trains a small MLP (Huber loss) on the
