@@ -101,7 +101,7 @@ def predict_lags(features: np.ndarray, feature_rate: float, *, weights: str | Pa
     if W is None or features.size == 0 or abs(float(W["feature_rate"]) - feature_rate) > 1e-6:
         return np.zeros(len(features))
     x = (features - W["mean"]) / W["std"]
-    n_layers = int(W["n_layers"])
+    n_layers = sum(k.startswith("w") for k in W)  # w0, b0, w1, b1, ...: ReLU between layers
     for k in range(n_layers):
         x = x @ W[f"w{k}"] + W[f"b{k}"]
         if k < n_layers - 1:

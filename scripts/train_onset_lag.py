@@ -257,19 +257,22 @@ def fit(args) -> None:
         loss.backward()
         opt.step()
 
-    def predict(X):
-        with torch.no_grad():
-            return np.clip(net(torch.tensor((X - mean) / std))[:, 0].numpy(), args.min_lag, args.max_lag)
+    from chromatool import defaults as D
+    from chromatool.onset_lag import predict_lags
 
-    report("training", train, predict)
-    report("validation (every fifth item)", val, predict)
-    report(f"held-out soundfont {args.exclude_font}", test, predict)
-    W = {"mean": mean, "std": std, "n_layers": np.array(3), "feature_rate": np.array(50.0),
+    W = {"mean": mean, "std": std, "feature_rate": np.array(D.ALIGN_FEATURE_RATE),
          "min_lag": np.array(args.min_lag), "max_lag": np.array(args.max_lag)}
     for k, lin in enumerate(m for m in net if isinstance(m, torch.nn.Linear)):
         W[f"w{k}"] = lin.weight.detach().numpy().T.copy()
         W[f"b{k}"] = lin.bias.detach().numpy().copy()
     np.savez(args.output, **W)
+
+    def predict(X):  # the written file, as the aligner reads it
+        return predict_lags(X, D.ALIGN_FEATURE_RATE, weights=args.output)
+
+    report("training", train, predict)
+    report("validation (every fifth item)", val, predict)
+    report(f"held-out soundfont {args.exclude_font}", test, predict)
     print(f"wrote {args.output}")
 
 
