@@ -221,6 +221,30 @@ def test_refinement_keeps_the_pulse_against_a_stronger_neighbouring_onset(tmp_pa
     assert anchors.shape == (2, 5)
 
 
+
+def test_refinement_looks_again_where_the_path_strayed(tmp_path):
+    """Four C4s a second apart; the path puts the third 0.35 s early, beyond the search window:
+    the first pass leaves it at the path, the second look finds it on the line between the
+    placed notes."""
+    from chromatool.refine import WINDOW_SECONDS, refine_onset_groups
+    from chromatool.score import read_score
+
+    path = tmp_path / "notes.csv"
+    path.write_text("Start;Duration;Pitch\n" + "".join(f"{float(i)};0.5;60\n" for i in range(4)))
+    notes = read_score(path)
+    fr, truth = 50.0, 0.4 + np.arange(4.0)
+    C = np.zeros((216, 250), np.float32)
+    for t in truth:
+        C[(60 - 24) * 3 + 1, int(round(t * fr)):int(round(t * fr)) + 10] = 1.0
+    path_times = truth.copy()
+    path_times[2] -= 0.35
+    assert 0.35 > WINDOW_SECONDS
+    once, anchors = refine_onset_groups(notes, path_times, C, fr, lag=False, second_look=False)
+    assert abs(once[2] - path_times[2]) < 1e-9 and anchors.shape == (2, 3)
+    on, anchors = refine_onset_groups(notes, path_times, C, fr, lag=False)
+    np.testing.assert_allclose(on, truth, atol=0.02)
+    assert anchors.shape == (2, 4)
+
 def test_dtw_features_tell_registers_apart_where_chroma_cannot():
     """A C2 and a C5 have the same chroma; the per-semitone part of the DTW features keeps them
     apart, at the weights PITCH_WEIGHTS gives (and not at all with weight 0)."""
