@@ -9,11 +9,14 @@ basic-pitch pins old packages, so it runs in its own environment (``--bp-python`
     .venv-bp/bin/pip install onnxruntime "resampy<0.4.3" "setuptools<81" librosa mir_eval pretty_midi soundfile
 
     python benchmarks/multipitch.py [--renders DIR] [--model multipitch --model runs/x.pt@0.3] [--per-file]
+        [--sets renders,vibrato,piano,real]
 
 Sets:
 
 - renders: ``chromatool dataset DIR --composers monteverdi --pieces 10 --seed 2 --excerpts 0``
   (a composer no model here is trained on; made when DIR has no bce.csv), every file whole;
+- vibrato: the same ten renders with ``--vibrato 1``: its singers, strings and winds play with
+  vibrato (±5–90 cents), everything else as in the renders (the vibrato has its own generator);
 - piano: ``chromatool dataset DIR --asap ../shared/data/asap --pieces 30 --seed 12``: human
   piano performances with their pedal (labels from the performance MIDI); the first 10 whose
   piece is not in ``--exclude`` (a training manifest, e.g. the realistic run's asap/bce.csv);
@@ -59,16 +62,18 @@ print(json.dumps(out))
 BP_MIDI_MIN = 21
 
 
-def render_set(folder: Path) -> list[tuple[Path, Path]]:
+def render_set(folder: Path, vibrato: float = 0.0) -> list[tuple[Path, Path]]:
     if not (folder / "bce.csv").is_file():
         subprocess.run([sys.executable, "-m", "chromatool", "dataset", str(folder), "--composers", "monteverdi",
-                        "--pieces", "10", "--seed", "2", "--excerpts", "0", "--jobs", "2", "--skip-existing"],
-                       check=True)
+                        "--pieces", "10", "--seed", "2", "--excerpts", "0", "--vibrato", str(vibrato),
+                        "--jobs", "2", "--skip-existing"], check=True)
     from chromatool.evaluation import pitch_evaluation_pairs
 
     return pitch_evaluation_pairs([str(folder / "bce.csv")])
 
 
+#: The sets, in the order they are scored.
+SETS: tuple[str, ...] = ("renders", "vibrato", "piano", "real")
 #: Performances of the piano set this benchmark scores; the rest (``--piano-tune``) may tune thresholds.
 PIANO_SCORED = 10
 
@@ -172,7 +177,9 @@ def bp_activations(pairs, bp: dict, like) -> tuple[list, list]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--renders", type=Path, default=Path(tempfile.gettempdir()) / "chromatool-mp-valid")
+    ap.add_argument("--vibrato-renders", type=Path, default=Path(tempfile.gettempdir()) / "chromatool-mp-vibrato")
     ap.add_argument("--piano", type=Path, default=Path(tempfile.gettempdir()) / "chromatool-mp-piano")
+    ap.add_argument("--sets", default=",".join(SETS), help="comma-separated sets to score (default: all)")
     ap.add_argument("--exclude", type=Path, help="training manifest whose ASAP pieces (groups) are left out")
     ap.add_argument("--bp-python", default=str(ROOT / ".venv-bp" / "bin" / "python"))
     ap.add_argument("--model", action="append", help="multipitch model name or file (repeatable); "
@@ -191,7 +198,13 @@ def main() -> None:
         return
     models = args.model or ["multipitch"]
     with tempfile.TemporaryDirectory() as tmp:
-        sets = {"renders": render_set(args.renders), "piano": piano_set(args.piano, args.exclude), "real": real_set(Path(tmp)) if REAL.is_dir() else []}
+        make = {"renders": lambda: render_set(args.renders), "vibrato": lambda: render_set(args.vibrato_renders, 1.0),
+                "piano": lambda: piano_set(args.piano, args.exclude),
+                "real": lambda: real_set(Path(tmp)) if REAL.is_dir() else []}
+        chosen = [x.strip() for x in args.sets.split(",") if x.strip()]
+        if unknown := set(chosen) - set(SETS):
+            ap.error(f"--sets: unknown {sorted(unknown)} (choose from {', '.join(SETS)})")
+        sets = {name: make[name]() for name in chosen}
         rows = []
         for name, pairs in sets.items():
             if not pairs:

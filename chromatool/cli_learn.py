@@ -34,6 +34,7 @@ def dataset_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Random seed of piece choice and performance settings.")] = 0,
     soundfont: Annotated[Optional[list[Path]], typer.Option("--soundfont", help="General MIDI soundfont(s) to draw from (default: all installed).")] = None,
     max_seconds: Annotated[float, typer.Option("--max-seconds", min=10.0, help="Render at most this many seconds of each score.")] = RenderSettings.max_duration,
+    vibrato: Annotated[float, typer.Option("--vibrato", min=0.0, max=1.0, help="Share of score renders whose singers, strings and winds play with vibrato (±5–90 cents, 4.5–7 Hz).")] = RenderSettings.vibrato_share,
     versions: Annotated[int, typer.Option("--versions", min=1, help="Render each score this many times (own ensemble, soundfont, timing, room; not transposed) and write versions.csv with each version's score-to-audio time map, for train --loss cross-version. With --asap: this many pianists' performances of each piece, mapped through their annotated beats.")] = 1,
     exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="A manifest (e.g. a test set's versions.csv or bce.csv) whose pieces (its group column) are left out; repeatable.")] = None,
     jobs: Jobs = 1,
@@ -51,7 +52,7 @@ def dataset_cmd(
     **Examples**
 
         chromatool dataset data/ --composers bach,palestrina --pieces 50 --jobs 2
-        chromatool dataset data/ scores/*.mxl --overwrite
+        chromatool dataset data/ scores/*.mxl --vibrato 0.7 --overwrite
         chromatool dataset piano/ --asap ../shared/data/asap --pieces 200 --jobs 2
         chromatool dataset cv/ --composers bach,handel --pieces 40 --versions 3 --jobs 2
         chromatool dataset cv-piano/ --asap ../shared/data/asap --pieces 40 --versions 2 --exclude test/versions.csv
@@ -77,7 +78,7 @@ def dataset_cmd(
         names = tuple(c.strip() for c in composers.split(",") if c.strip())
         files = pick_pieces([p for p in corpus_scores(names) if score_group(p) not in excluded], pieces, rng)
     settings = RenderSettings(excerpts=excerpts, soundfonts=tuple(str(f) for f in soundfont or ()),
-                              max_duration=max_seconds)
+                              max_duration=max_seconds, vibrato_share=vibrato)
     with progress_bar(len(files), "rendering") as cb:
         ctc, bce, skipped = build_dataset(files, output, seed=seed, settings=settings, jobs=jobs,
                                           overwrite=overwrite, skip_existing=skip_existing, on_done=cb,

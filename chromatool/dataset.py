@@ -81,6 +81,9 @@ class RenderSettings:
     max_cents: float = 50.0
     #: room tone before and after the music, up to this many seconds
     max_pad: float = 3.0
+    #: share of renders whose singers, strings and winds play with vibrato (drawn from a
+    #: generator of its own, so the other draws of a seed stay as they were without it)
+    vibrato_share: float = 0.0
     #: share of renders coded as Ogg Vorbis and decoded again
     lossy_share: float = 0.3
 
@@ -176,7 +179,9 @@ def render_piece(task: RenderTask) -> dict[str, list[dict]]:
         perf = curve.apply(perf)
     fonts = [Path(f) for f in s.soundfonts] or find_soundfonts()
     font = fonts[int(rng.integers(len(fonts)))]
-    y = render(perf, soundfont=font, reverb=bool(rng.random() < 0.5))
+    vib = np.random.default_rng([task.seed, 31])
+    y = render(perf, soundfont=font, reverb=bool(rng.random() < 0.5),
+               vibrato=vib if vib.random() < s.vibrato_share else None)
     y = add_reverb(y, rng=rng, rt60=float(rng.uniform(*s.rt60)), wet=float(rng.uniform(0.0, 0.35)))
     y = add_noise(y, snr_db=float(rng.uniform(*s.snr_db)), rng=rng)
     y = recording_chain(y, rng=rng, lossy_share=s.lossy_share)

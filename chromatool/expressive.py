@@ -4,7 +4,8 @@ Smooth random tempo curves (:class:`chromatool.render.TempoCurve`) test none of 
 do. :func:`expressive_timing` builds a score-time → performance-time map the way players shape
 time: a global tempo, a rubato that pushes and pulls within the bar, ritardandi into phrase
 ends, fermatas held 1.5–4x and pauses between sections. :func:`spread_chords` staggers the
-notes of a chord between parts, as ensembles and pianists do. Every map is exact, so a render
+notes of a chord between parts, as ensembles and pianists do; :func:`add_vibrato` gives singers,
+strings and winds their vibrato. Every map is exact, so a render
 of the performed notes has known note times.
 
 >>> import numpy as np
@@ -160,6 +161,59 @@ def spread_chords(notes: NoteList, *, rng: np.random.Generator, seconds: float =
         shift[idx] = rng.uniform(-seconds, seconds)
     on = np.maximum(0.0, notes.onset + shift)
     return replace(notes, onset=on, offset=np.maximum(notes.offset + shift, on + 1e-3))
+
+
+#: Vibrato depth (cents at the peak, a range drawn from per part) of the GM programs whose
+#: players sustain a note with it: singers ±30–90 cents, bowed strings ±10–35, flutes, double
+#: reeds and brass ±5–25 (Seashore; Sundberg). Other programs (keyboards, plucked strings,
+#: clarinets, organs) play straight.
+VIBRATO_CENTS: dict[int, tuple[float, float]] = {
+    **dict.fromkeys((52, 53, 54), (30.0, 90.0)),
+    **dict.fromkeys((40, 41, 42, 43, 44, 48, 49, 50, 51), (10.0, 35.0)),
+    **dict.fromkeys((56, 57, 58, 60, 64, 65, 66, 68, 69, 70, 72, 73), (5.0, 25.0)),
+}
+#: Vibrato rate range (Hz) a part's rate is drawn from.
+VIBRATO_HZ: tuple[float, float] = (4.5, 7.0)
+
+
+def add_vibrato(pm, *, rng: np.random.Generator, step: float = 0.02, bend_range_cents: float = 200.0) -> None:
+    """Pitch-bend vibrato on the parts of a ``pretty_midi.PrettyMIDI`` whose program sustains
+    notes with it (:data:`VIBRATO_CENTS`), in place: each part its own depth, rate and phase; a
+    note starts straight and the vibrato swells in over 0.2 s after a delay of 0.05–0.3 s (so
+    short notes stay straight). ``bend_range_cents`` is the synthesiser's pitch-bend range
+    (General MIDI's default: ±2 semitones). The notes keep their pitches: labels stay valid.
+
+    >>> import numpy as np, pretty_midi
+    >>> pm = pretty_midi.PrettyMIDI()
+    >>> voice = pretty_midi.Instrument(program=52)
+    >>> voice.notes.append(pretty_midi.Note(velocity=80, pitch=60, start=0.0, end=2.0))
+    >>> pm.instruments.append(voice)
+    >>> add_vibrato(pm, rng=np.random.default_rng(0))
+    >>> bends = np.array([b.pitch for b in voice.pitch_bends])
+    >>> bool(bends.max() > 0 > bends.min()), voice.pitch_bends[-1].pitch
+    (True, 0)
+    """
+    import pretty_midi
+
+    if step <= 0:
+        raise ParameterError(f"step must be > 0 seconds, got {step}")
+    for inst in pm.instruments:
+        span = None if inst.is_drum else VIBRATO_CENTS.get(inst.program)
+        if span is None or not inst.notes:
+            continue
+        depth, rate = rng.uniform(*span), rng.uniform(*VIBRATO_HZ)
+        delay, phase = rng.uniform(0.05, 0.3), rng.uniform(0, 2 * np.pi)
+        on = np.sort([n.start for n in inst.notes])
+        off = np.sort([n.end for n in inst.notes])
+        t = np.arange(on[0], off[-1], step)
+        sounding = np.searchsorted(on, t, side="right") > np.searchsorted(off, t, side="right")
+        latest = on[np.searchsorted(on, t, side="right") - 1]
+        swell = np.clip((t - latest - delay) / 0.2, 0.0, 1.0) * sounding
+        cents = depth * swell * np.sin(2 * np.pi * rate * t + phase)
+        value = np.clip(np.round(cents / bend_range_cents * 8191), -8192, 8191).astype(int)
+        keep = np.r_[True, value[1:] != value[:-1]]
+        inst.pitch_bends = [pretty_midi.PitchBend(int(v), float(x)) for v, x in zip(value[keep], t[keep])]
+        inst.pitch_bends.append(pretty_midi.PitchBend(0, float(off[-1])))
 
 
 def _groups(keys: list) -> list[tuple[object, np.ndarray]]:

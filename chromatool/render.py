@@ -95,11 +95,19 @@ def silence_at_end(pm) -> None:
 
 
 def render(notes: NoteList, *, sr: int = D.SAMPLE_RATE, soundfont: str | Path | None = None,
-           program: int | None = None, reverb: bool = False, gain: float = 0.5) -> np.ndarray:
-    """Render notes with FluidSynth. Returns mono float32 audio at ``sr``, peak-normalised."""
+           program: int | None = None, reverb: bool = False, gain: float = 0.5,
+           vibrato: np.random.Generator | None = None) -> np.ndarray:
+    """Render notes with FluidSynth. Returns mono float32 audio at ``sr``, peak-normalised.
+    With a generator as ``vibrato``, singers, strings and winds play with vibrato
+    (:func:`chromatool.expressive.add_vibrato`)."""
     with tempfile.TemporaryDirectory(prefix="chromatool-render-") as tmp:
         mid = Path(tmp) / "in.mid"
-        to_pretty_midi(notes, program=program).write(str(mid))
+        pm = to_pretty_midi(notes, program=program)
+        if vibrato is not None:
+            from .expressive import add_vibrato
+
+            add_vibrato(pm, rng=vibrato)
+        pm.write(str(mid))
         return render_midi_file(mid, sr=sr, soundfont=soundfont, reverb=reverb, gain=gain,
                                 what=notes.source or "notes")
 

@@ -273,3 +273,30 @@ def test_theme_excerpts_fit_a_ctc_path():
                        source="test")
     spans = _excerpts(notes, RenderSettings(excerpts=3), np.random.default_rng(0))
     assert spans and all(t0 >= 20 - 1e-9 for t0, _ in spans)
+
+
+def test_vibrato_bends_the_pitch_of_singers_not_of_pianos(tmp_path):
+    """A held choir note rendered with vibrato wavers by tens of cents (YIN f0), without it
+    by a few; a piano part gets no pitch bends at all."""
+    import librosa
+    import pretty_midi
+
+    from chromatool.expressive import add_vibrato
+    from chromatool.score import read_score
+
+    pm = pretty_midi.PrettyMIDI()
+    pm.instruments.append(pretty_midi.Instrument(program=0))
+    pm.instruments[0].notes.append(pretty_midi.Note(velocity=80, pitch=60, start=0.0, end=3.0))
+    add_vibrato(pm, rng=np.random.default_rng(0))
+    assert pm.instruments[0].pitch_bends == []
+    if not can_render():
+        pytest.skip("FluidSynth is not installed")
+    (tmp_path / "a.csv").write_text("Start;Duration;Pitch\n0.0;3.0;69\n")
+    notes = read_score(tmp_path / "a.csv")
+    notes = replace(notes, program=np.full(len(notes), 52))
+
+    def spread(vibrato) -> float:
+        y = render(notes, vibrato=vibrato)[int(0.8 * SR):int(2.8 * SR)]
+        return float(np.std(1200 * np.log2(librosa.yin(y, fmin=300, fmax=600, sr=SR) / 440)))
+
+    assert spread(np.random.default_rng(0)) > spread(None) + 15
