@@ -204,25 +204,45 @@ def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = D.DEVICE,
     for ctc-chroma, sigmoid activations otherwise. ``H`` is the log-HCQT or, with
     ``magnitude_ref`` (the file's maximum), its linear magnitude, log-scaled chunk by chunk so
     that no full-length copy is made (a one-hour file). ``precision="bfloat16"`` runs the
-    forward pass under autocast (the outputs in float32)."""
+    forward pass under autocast (the outputs in float32).
+
+    On the CPU each chunk runs single-threaded and the chunks run side by side on as many
+    threads as torch had, so the bits do not depend on the thread count (oneDNN splits a
+    convolution's sums differently for 1 and 2 threads), as :func:`chromatool.blas.reproducible_matmul`
+    does for the CQT."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import torch
 
     from .features import log_compress
 
     n = H.shape[-1]
-    outs = []
-    half = torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bfloat16")
-    with torch.inference_mode(), half:
-        for a in range(0, max(n, 1), chunk_frames):
-            b = min(n, a + chunk_frames)
-            lo, hi = max(0, a - context), min(n, b + context)
-            part = H[:, :, lo:hi] if magnitude_ref is None else log_compress(H[:, :, lo:hi], ref=magnitude_ref)
+    cpu = device == "cpu"
+
+    def run(a: int) -> np.ndarray:
+        if cpu:
+            torch.set_num_threads(1)  # this thread's own setting (OpenMP's is per thread)
+        b = min(n, a + chunk_frames)
+        lo, hi = max(0, a - context), min(n, b + context)
+        part = H[:, :, lo:hi] if magnitude_ref is None else log_compress(H[:, :, lo:hi], ref=magnitude_ref)
+        with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
             x = model_input(part, lm.features)[None].to(device)
-            if device == "cpu":  # oneDNN's faster kernels (1.4x in float32, 1.2x in bfloat16)
+            if cpu:  # oneDNN's faster kernels (1.4x in float32, 1.2x in bfloat16)
                 x = x.contiguous(memory_format=torch.channels_last)
             logits = lm.model(x)[0, a - lo: b - lo].float()
             act = torch.softmax(logits, -1) if lm.arch == "ctc-chroma" else torch.sigmoid(logits)
-            outs.append(act.cpu().numpy())
+            return act.cpu().numpy()
+
+    starts = range(0, max(n, 1), chunk_frames)
+    threads = torch.get_num_threads()
+    if not cpu:
+        outs = [run(a) for a in starts]
+    else:
+        try:
+            with ThreadPoolExecutor(max(1, min(threads, len(starts)))) as ex:
+                outs = list(ex.map(run, starts))
+        finally:
+            torch.set_num_threads(threads)
     return np.concatenate(outs) if outs else np.zeros((0, lm.model.config.n_outputs), np.float32)
 
 
