@@ -14,6 +14,13 @@ from .errors import ChromatoolError, ParameterError
 
 Callback = Callable[[int, Any], None]
 
+#: librosa's modules with ``@numba.guvectorize(cache=True)`` functions, compiled on import.
+#: Processes that compile one at the same moment can leave a mixed pair of cache files that
+#: crashes (SIGSEGV) the next process to load it (numba issue 10128): :func:`warm_numba_caches`
+#: imports them once, in one process, before workers start.
+LIBROSA_NUMBA_MODULES: tuple[str, ...] = ("librosa.core.pitch", "librosa.core.audio", "librosa.util.utils",
+                                          "librosa.beat")
+
 #: Set by the CLI's --debug: a failing item stops the batch with its traceback (from the worker
 #: process too) instead of becoming a ``failed:`` line.
 DEBUG: bool = False
@@ -43,6 +50,7 @@ def map_items(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
             if on_done:
                 on_done(i, results[i])
         return results
+    warm_numba_caches()  # the forked workers inherit the compiled modules
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=ctx) as pool:
         futures = {pool.submit(_guarded, fn, item): i for i, item in enumerate(items)}
@@ -65,6 +73,15 @@ def run_batch(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
     done = [(it, r) for it, r in zip(items, results) if not isinstance(r, ChromatoolError)]
     failed = [(it, str(r)) for it, r in zip(items, results) if isinstance(r, ChromatoolError)]
     return done, failed
+
+
+def warm_numba_caches() -> None:
+    """Import :data:`LIBROSA_NUMBA_MODULES` (their numba caches written, or read, by this process
+    alone). Called before worker processes start; cheap once the caches exist."""
+    import importlib
+
+    for name in LIBROSA_NUMBA_MODULES:
+        importlib.import_module(name)
 
 
 def _guarded(fn: Callable[..., Any], item: Any) -> Any:

@@ -42,12 +42,14 @@ def map_on_cluster(fn: Callable[..., Any], items: Sequence[Any], *, scheduler: s
     from dask.distributed import as_completed
     from distributed import KilledWorker
 
-    from .batch import _guarded
+    from .batch import _guarded, warm_numba_caches
 
     results: list[Any] = [None] * len(items)
     if not items:
         return results
     with connect(scheduler) as client:
+        for worker in client.scheduler_info()["workers"]:  # one at a time (batch.LIBROSA_NUMBA_MODULES)
+            client.run(warm_numba_caches, workers=[worker], on_error="ignore")
         futures = client.map(functools.partial(_guarded, fn), [_retryable(t) for t in items], pure=False,
                              retries=RETRIES)
         index = {f.key: i for i, f in enumerate(futures)}

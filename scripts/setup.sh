@@ -25,4 +25,7 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   .venv/bin/python -m pip install -q "torch==${TORCH_VERSION:-2.13.0}"
 fi
 .venv/bin/python -m pip install -q -e ".[dev,cluster]"
+# librosa's numba caches written once, by one process: worker processes compiling them at the same
+# moment can leave a mixed pair that crashes the next process to load it (numba issue 10128)
+.venv/bin/python -c "from chromatool.batch import warm_numba_caches; warm_numba_caches()"
 echo "chromatool is set up: .venv/bin/chromatool --help"

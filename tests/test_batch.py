@@ -256,3 +256,15 @@ def test_interrupted_dataset_finishes_with_skip_existing(tmp_path):
     assert (d / "audio" / (rows[0].stem + ".flac")).stat().st_mtime_ns == kept_audio
     r = invoke(*args, "--overwrite")
     assert r.exit_code == 0 and (d / "bce.csv").read_text() == first
+
+
+def test_workers_start_after_librosas_numba_caches_are_written():
+    """Worker processes compiling librosa's guvectorize functions at the same moment can write a
+    mixed pair of cache files that crashes the next process (numba issue 10128; a fresh CI
+    environment segfaulted in librosa.yin): the parent imports them before it forks."""
+    code = ("import sys; from chromatool.batch import map_items, LIBROSA_NUMBA_MODULES; "
+            "assert not any(m in sys.modules for m in LIBROSA_NUMBA_MODULES); "
+            "assert map_items(abs, [1, -2], jobs=2) == [1, 2]; "
+            "print(all(m in sys.modules for m in LIBROSA_NUMBA_MODULES))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"
