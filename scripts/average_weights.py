@@ -23,8 +23,8 @@ def average(a: dict, b: dict, alpha: float) -> dict:
     """The checkpoint ``a`` with every floating-point tensor moved ``alpha`` of the way to ``b``'s."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    keys = ("arch", "channels", "kernel", "n_bins", "n_harmonics")
-    if any(a["model"].get(k) != b["model"].get(k) for k in keys) or a["features"] != b["features"]:
+    shared = set(a["model"]) & set(b["model"])  # a setting added later may be missing from one
+    if any(a["model"][k] != b["model"][k] for k in shared) or a["features"] != b["features"]:
         raise ValueError("the two models differ in architecture or input features")
     sa, sb = a["state_dict"], b["state_dict"]
     if sa.keys() != sb.keys():
