@@ -48,7 +48,7 @@ def map_on_cluster(fn: Callable[..., Any], items: Sequence[Any], *, scheduler: s
     if not items:
         return results
     with connect(scheduler) as client:
-        for worker in client.scheduler_info()["workers"]:  # one at a time (batch.LIBROSA_NUMBA_MODULES)
+        for worker in client.ncores():  # one at a time (batch.LIBROSA_NUMBA_MODULES)
             client.run(warm_numba_caches, workers=[worker], on_error="ignore")
         futures = client.map(functools.partial(_guarded, fn), [_retryable(t) for t in items], pure=False,
                              retries=RETRIES)

@@ -69,8 +69,9 @@ INDEX_CANDIDATES: int = 50
 #: realistic chain (`chromatool dataset DIR --composers beethoven --pieces 8 --seed 5
 #: --excerpts 0`), each recording's tuning estimated as `extract` runs it. Session 22 (stage 5,
 #: the log-HCQT without per-frame normalisation): 0.35 0.619, 0.4 0.624, 0.45 0.620, 0.5 0.613,
-#: 0.55 0.603, 0.6 0.588 (stage 4 had 0.614 at 0.45). Validation: benchmarks/multipitch.py.
-PITCH_THRESHOLD: float = 0.4
+#: 0.55 0.603, 0.6 0.588 (stage 4 had 0.614 at 0.45). Session 29 (stage 10, stages 8 and 9
+#: averaged): 0.3 0.627, 0.35 0.628, 0.4 0.627, 0.45 0.623. Validation: benchmarks/multipitch.py.
+PITCH_THRESHOLD: float = 0.35
 
 #: Tuning of recordings: "auto" estimates each recording's deviation from A440 and centres the
 #: CQT filters on it; a number forces that many cents.
