@@ -672,3 +672,21 @@ def test_extract_gives_the_same_output_whatever_the_thread_count(real, tmp_path)
                            capture_output=True, env={**os.environ, "OMP_NUM_THREADS": threads})
             outs.append(np.load(out))
         np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_ctc_chroma_inference_path_gives_the_training_paths_bits():
+    """Without gradients the ctc-chroma pads inside its convolutions and activates in place
+    (faster); the numbers must be the very ones the padded-copy path gives."""
+    import torch
+
+    from chromatool.models import CTCChroma, CTCChromaConfig
+
+    torch.manual_seed(0)
+    net = CTCChroma(CTCChromaConfig(channels=(8, 4), distribute_channels=4)).eval()
+    x = torch.randn(1, 6, 50, 216)
+    with torch.enable_grad():
+        trained_way = net.salience_logits(x)
+    with torch.inference_mode():
+        fast = net.salience_logits(x)
+    assert trained_way.requires_grad and not fast.requires_grad
+    assert torch.equal(trained_way.detach(), fast)
