@@ -130,7 +130,9 @@ def _same_conv(c_in: int, c_out: int, kernel: tuple[int, int]) -> nn.Module:
 
 def _padded_inside(same_conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """A :func:`_same_conv` with symmetric padding done by the convolution itself, not by a
-    padded copy of ``x`` (oneDNN pads in its kernel); an asymmetric one as it is."""
+    padded copy of ``x`` (oneDNN pads in its kernel); an asymmetric one as it is. Only for
+    inference (training's gradient path wants unpadded convolutions) and only in the ctc-chroma:
+    the multipitch network's wide prefilter ran slower this way (3.35 -> 3.62 s, session 29)."""
     left, right, top, bottom = same_conv[0].padding
     if left != right or top != bottom:
         return same_conv(x)
@@ -173,14 +175,9 @@ class CTCChroma(nn.Module):
     def salience_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Pitch salience before the sigmoid, shape (batch, n_frames, n_bins)."""
         slope = self.config.negative_slope
-        if torch.is_grad_enabled():
-            for conv in self.convs:
-                x = F.leaky_relu(conv(x), slope)
-            x = F.leaky_relu(self.distribute(x), slope)
-        else:  # inference: the same bits, 1.1x (27k) to 1.2x (73k) faster on the CPU
-            for conv in self.convs:
-                x = F.leaky_relu(_padded_inside(conv, x), slope, inplace=True)
-            x = F.leaky_relu(_padded_inside(self.distribute, x), slope, inplace=True)
+        fast = not torch.is_grad_enabled()  # inference: the same bits, 1.16x (27k) to 1.25x (73k) faster
+        for layer in (*self.convs, self.distribute):
+            x = F.leaky_relu(_padded_inside(layer, x) if fast else layer(x), slope, inplace=fast)
         return self.squishy(x)[:, 0].contiguous()
 
     def salience(self, x: torch.Tensor) -> torch.Tensor:

@@ -18,13 +18,15 @@ from pathlib import Path
 
 import torch
 
+from chromatool.deep import read_checkpoint
+from chromatool.models import same_config
+
 
 def average(a: dict, b: dict, alpha: float) -> dict:
     """The checkpoint ``a`` with every floating-point tensor moved ``alpha`` of the way to ``b``'s."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    shared = set(a["model"]) & set(b["model"])  # a setting added later may be missing from one
-    if any(a["model"][k] != b["model"][k] for k in shared) or a["features"] != b["features"]:
+    if not same_config(a["model"], b["model"]) or a["features"] != b["features"]:
         raise ValueError("the two models differ in architecture or input features")
     sa, sb = a["state_dict"], b["state_dict"]
     if sa.keys() != sb.keys():
@@ -41,7 +43,7 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=0.5, help="weight of B (default 0.5)")
     ap.add_argument("-o", "--output", type=Path, required=True)
     args = ap.parse_args()
-    a, b = (torch.load(p, map_location="cpu", weights_only=False) for p in (args.a, args.b))
+    a, b = (read_checkpoint(p) for p in (args.a, args.b))
     out = average(a, b, args.alpha)
     out["training"] = {**a.get("training", {}),
                        "averaged": {"a": str(args.a), "b": str(args.b), "alpha": args.alpha,
