@@ -8,6 +8,10 @@ file (44.1 kHz, stereo, 16 bit) in a temporary folder; chromatool runs the code 
 memory (ru_maxrss) is its own.
 
     python benchmarks/extract.py [--minutes 10] [--model ctc-chroma] [--pitch-model multipitch]
+    python benchmarks/extract.py --network [--model ...]   # the networks alone, best of 3
+
+``--network`` times ``deep.network_output`` alone on the file's HCQT, the layers as they train
+against the inference forms of ``chromatool.fast_conv`` (same numbers), back to back.
 """
 
 from __future__ import annotations
@@ -71,6 +75,32 @@ def run(kind: str, model: str, src: Path, dest: Path, precision: str = "auto", d
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def network_times(src: Path, models: list[tuple[str, str]], repeats: int = 3) -> None:
+    """The networks alone on ``src``'s HCQT, plain layers against fast_conv's forms, best of
+    ``repeats`` each, interleaved so that the machine's drift hits both."""
+    import numpy as np
+
+    from chromatool import deep, fast_conv
+    from chromatool.audio import load_audio
+
+    y = load_audio(src)
+    print(f"{'network alone (best of ' + str(repeats) + ')':<44}{'plain s':>9}{'fast s':>9}{'speed-up':>10}  same numbers")
+    for kind, name in models:
+        lm = deep.load_model(name, output=kind)
+        H, ref = deep.network_input(y, lm.features, output=kind)
+        best, outs = {}, {}
+        for _ in range(repeats):
+            for enabled in (False, True):
+                fast_conv.ENABLED = enabled
+                t = time.perf_counter()
+                outs[enabled] = deep.network_output(lm, H, magnitude_ref=ref)
+                best[enabled] = min(best.get(enabled, np.inf), time.perf_counter() - t)
+        fast_conv.ENABLED = True
+        same = "bit for bit" if np.array_equal(outs[False], outs[True]) else \
+            f"max |diff| {np.abs(outs[False] - outs[True]).max():.1e}"
+        print(f"{kind + ' ' + Path(name).name:<44}{best[False]:>9.2f}{best[True]:>9.2f}{best[False] / best[True]:>9.2f}x  {same}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--minutes", type=float, default=10.0)
@@ -78,9 +108,13 @@ def main() -> None:
     ap.add_argument("--pitch-model", default="multipitch", help="multi-pitch model (name or .pt)")
     ap.add_argument("--device", default="cpu", help="chromatool's device: cpu or cuda (librosa runs on the CPU)")
     ap.add_argument("--clip", type=Path, default=CLIP, help="the recording to loop")
+    ap.add_argument("--network", action="store_true", help="time the networks alone (plain and fast layers)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         src = make_file(args.minutes, Path(tmp), args.clip)
+        if args.network:
+            print(f"{args.minutes:g} min of audio, one thread per chunk, chunks on this machine's cores")
+            return network_times(src, [("chroma", args.model), ("pitch", args.pitch_model)])
         print(f"{args.minutes:g} min of audio ({args.clip.name} looped, 44.1 kHz stereo WAV), chromatool on "
               f"this machine's {args.device}")
         print(f"{'implementation':<44}{'seconds':>9}{'x realtime':>12}{'peak MB':>9}")

@@ -674,19 +674,45 @@ def test_extract_gives_the_same_output_whatever_the_thread_count(real, tmp_path)
         np.testing.assert_array_equal(outs[0], outs[1])
 
 
-def test_ctc_chroma_inference_path_gives_the_training_paths_bits():
-    """Without gradients the ctc-chroma pads inside its convolutions and activates in place
-    (faster); the numbers must be the very ones the padded-copy path gives."""
+def test_inference_paths_give_the_training_paths_numbers():
+    """Without gradients the networks pad inside their convolutions, fold wide kernels' bins
+    into channels (fast_conv) and activate in place (faster); the numbers must be those of the
+    layers as trained, to float rounding."""
     import torch
 
-    from chromatool.models import CTCChroma, CTCChromaConfig
+    from chromatool.models import CTCChroma, CTCChromaConfig, MultiPitch, MultiPitchConfig
 
     torch.manual_seed(0)
-    net = CTCChroma(CTCChromaConfig(channels=(8, 4), distribute_channels=4)).eval()
-    x = torch.randn(1, 6, 50, 216)
-    with torch.enable_grad():
-        trained_way = net.salience_logits(x)
-    with torch.inference_mode():
-        fast = net.salience_logits(x)
-    assert trained_way.requires_grad and not fast.requires_grad
-    assert torch.equal(trained_way.detach(), fast)
+    for net in (CTCChroma(CTCChromaConfig(channels=(8, 4), distribute_channels=4)).eval(),
+                MultiPitch(MultiPitchConfig(prefilter_channels=6, binning_channels=5, time_channels=4)).eval()):
+        x = torch.randn(1, 6, 50, 216)
+        run = net.salience_logits if isinstance(net, CTCChroma) else net
+        with torch.enable_grad():
+            trained_way = run(x)
+        with torch.inference_mode():
+            fast = run(x)
+        assert trained_way.requires_grad and not fast.requires_grad
+        torch.testing.assert_close(fast, trained_way.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_frequency_folding_is_the_plain_convolution():
+    """fast_conv.folded_conv equals the padded convolution for odd and even kernels, bins that
+    the fold does not divide, and folds from 1 to 7; the 3-frame maximum equals max_pool2d."""
+    import torch
+    import torch.nn.functional as F
+
+    from chromatool import fast_conv
+    from chromatool.models import _same_conv
+
+    torch.manual_seed(1)
+    for kernel, n_bins in (((3, 42), 216), ((5, 15), 100), ((3, 3), 37), ((1, 8), 9)):
+        layer = _same_conv(3, 5, kernel)
+        x = torch.randn(2, 3, 11, n_bins)
+        with torch.no_grad():
+            ref = layer(x)
+            for fold in range(1, 8):
+                torch.testing.assert_close(fast_conv.folded_conv(layer, x, fold), ref, rtol=1e-5, atol=1e-5)
+    assert [fast_conv.fold_for(k) for k in (3, 15, 42)] == [1, 2, 6]
+    for frames in (1, 2, 3, 9):
+        x = torch.randn(1, 2, frames, 5)
+        assert torch.equal(fast_conv.max_over_3_frames(x), F.max_pool2d(x, (3, 1), stride=1, padding=(1, 0)))
