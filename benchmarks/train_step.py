@@ -1,8 +1,10 @@
 """Training steps per second on the CPU or a CUDA GPU (forward + backward + Adam on one random batch), for
 both networks, with each speed-up tried, as ratios to torch's plain ``nn.Conv2d``:
 
-- chromatool's ``Conv2d`` (gradients by forward convolutions), the default for both;
-- channels-last input (``models.CHANNELS_LAST``), the default for the multi-pitch network;
+- chromatool's ``Conv2d`` (gradients by forward convolutions);
+- ``chromatool.fast_conv``'s forms (padding inside the convolution, wide kernels' bins folded into
+  channels, differentiated by torch's autograd), the default for both since session 30;
+- channels-last input (``models.CHANNELS_LAST``), the default for both (for the ctc-chroma since session 30);
 - bfloat16 autocast (torch's convolutions only: chromatool's gradient path is float32), with
   each network's default memory layout;
 - ``torch.compile`` with ``--compile`` (minutes of compilation first).
@@ -18,7 +20,7 @@ from contextlib import contextmanager
 
 import torch
 
-from chromatool import models
+from chromatool import fast_conv, models
 from chromatool.models import build_model, make_config
 
 #: Frames per example: the ctc-chroma's 10-s excerpts; the multi-pitch network's 100 frames
@@ -49,14 +51,15 @@ def step_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int, *, bf16:
 
 @contextmanager
 def setting(conv: str, channels_last: bool):
-    plain, cl = models.Conv2d.forward, models.CHANNELS_LAST
+    plain, cl, fast = models.Conv2d.forward, models.CHANNELS_LAST, fast_conv.ENABLED
     if conv == "torch":
         models.Conv2d.forward = torch.nn.Conv2d.forward
     models.CHANNELS_LAST = channels_last
+    fast_conv.ENABLED = conv == "fast"
     try:
         yield
     finally:
-        models.Conv2d.forward, models.CHANNELS_LAST = plain, cl
+        models.Conv2d.forward, models.CHANNELS_LAST, fast_conv.ENABLED = plain, cl, fast
 
 
 def main() -> None:
@@ -74,12 +77,14 @@ def main() -> None:
     for arch, label, settings in NETWORKS:
         cfg = make_config(arch, **settings)
         x = torch.randn(a.batch, cfg.n_harmonics, FRAMES[arch], cfg.n_bins, device=a.device)
-        cl_default = arch != "ctc-chroma"
+        cl_default = models.CHANNELS_LAST
         variants = [("torch nn.Conv2d", "torch", False, False),
                     ("torch nn.Conv2d, channels-last", "torch", True, False),
                     ("torch nn.Conv2d, bfloat16 autocast", "torch", cl_default, True),
                     ("chromatool Conv2d", "ours", False, False),
-                    ("chromatool Conv2d, channels-last", "ours", True, False)]
+                    ("chromatool Conv2d, channels-last", "ours", True, False),
+                    ("fast_conv forms", "fast", False, False),
+                    ("fast_conv forms, channels-last", "fast", True, False)]
         ref = None
         for name, conv, cl, bf16 in variants:
             with setting(conv, cl):
@@ -87,7 +92,7 @@ def main() -> None:
                 xx = x.contiguous(memory_format=torch.channels_last) if cl else x  # as the library does
                 s = step_seconds(build_model(cfg).to(a.device), xx, a.repeats, bf16=bf16)
             ref = ref or s
-            mark = "  (default)" if conv == "ours" and cl == cl_default else ""
+            mark = "  (default)" if conv == "fast" and cl == cl_default else ""
             print(f"{label:<16}{name + mark:<44}{s:8.3f}{1 / s:9.2f}{ref / s:7.2f}")
         if a.compile:
             with setting("torch", cl_default):

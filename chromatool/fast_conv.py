@@ -1,5 +1,5 @@
-"""Inference-only forms of the networks' convolutions that give the same numbers faster on the
-CPU (oneDNN). Training keeps the plain layers: these are used only where no gradient is taken.
+"""Forms of the networks' "same" convolutions that give the same numbers faster on the CPU
+(oneDNN), in inference and in training (torch's autograd differentiates them as they are).
 
 Two reformulations, both exact:
 
@@ -15,6 +15,10 @@ Two reformulations, both exact:
   this project's 2-core CPU (one 1,564-frame chunk, one thread): ctc-chroma distribute layer
   0.51 -> 0.25 s (73k) and 0.26 -> 0.12 s (27k) at ``s = 6``; the multi-pitch prefilter
   0.39 -> 0.22 s at ``s = 2``; 3 x 3 kernels only get slower (:func:`fold_for`).
+
+In training, oneDNN's backward of these shapes is fast too: a training step (batch 8, 2 cores,
+``benchmarks/train_step.py``) 3.0x faster for the 73k ctc-chroma and 1.5x for the packaged
+multi-pitch network than through ``models.Conv2d``'s gradients by forward convolutions.
 
 >>> import torch
 >>> layer = torch.nn.Sequential(torch.nn.ZeroPad2d((20, 21, 1, 1)), torch.nn.Conv2d(4, 2, (3, 42)))
@@ -32,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: False runs every network's layers as they train (``benchmarks/extract.py --network`` times both).
+#: False runs every network's layers as written (``benchmarks/extract.py --network`` and
+#: ``benchmarks/train_step.py`` time both).
 ENABLED: bool = True
 
 #: Frequency bins per folded group: about one group per 7 bins of kernel width (42 -> 6,
@@ -41,8 +46,14 @@ FOLD_KERNEL_BINS = 7
 
 
 def active(x: torch.Tensor) -> bool:
-    """Whether a forward pass on ``x`` takes the forms here: on the CPU, without gradients."""
-    return ENABLED and x.device.type == "cpu" and not torch.is_grad_enabled()
+    """Whether a forward pass on ``x`` takes the forms here (on the CPU; GPUs are unmeasured)."""
+    return ENABLED and x.device.type == "cpu"
+
+
+def same_conv(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A ``(ZeroPad2d, Conv2d)`` "same" convolution of ``x`` in its fastest exact form: folded by
+    :func:`fold_for` its kernel width, else padded inside; as written off the CPU."""
+    return folded_conv(layer, x, fold_for(layer[1].kernel_size[1])) if active(x) else layer(x)
 
 
 def fold_for(kernel_bins: int) -> int:

@@ -104,14 +104,20 @@ class _ConvGradByForward(torch.autograd.Function):
         return gx, gw, gb
 
 
-#: Multi-pitch networks run their CPU convolutions channels-last (oneDNN's faster kernels;
-#: benchmarks/train_step.py: a training step about 1.3x faster; no gain for the ctc-chroma).
+#: Both networks run their CPU convolutions channels-last (oneDNN's faster kernels;
+#: benchmarks/train_step.py: with fast_conv's forms a ctc-chroma training step 1.5x faster).
 CHANNELS_LAST: bool = True
+
+
+def _cpu_layout(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if CHANNELS_LAST and x.device.type == "cpu" else x
 
 
 class Conv2d(nn.Conv2d):
     """``nn.Conv2d`` (same parameters and state dict) that, when training on the CPU with the
-    default stride/padding/dilation/groups, takes its gradients by forward convolutions."""
+    default stride/padding/dilation/groups, takes its gradients by forward convolutions. Since
+    session 30 the networks' "same" convolutions train through ``fast_conv`` instead (1.5-3x
+    faster a step); this path is what they run as written (``fast_conv.ENABLED = False``)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         plain = (self.stride == (1, 1) and self.padding == (0, 0) and self.dilation == (1, 1)
@@ -164,10 +170,10 @@ class CTCChroma(nn.Module):
     def salience_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Pitch salience before the sigmoid, shape (batch, n_frames, n_bins)."""
         slope = self.config.negative_slope
-        fast = fast_conv.active(x)  # inference on the CPU: the same numbers faster
+        x = _cpu_layout(x)
+        inplace = not torch.is_grad_enabled()
         for layer in (*self.convs, self.distribute):
-            fold = fast_conv.fold_for(layer[1].kernel_size[1])
-            x = F.leaky_relu(fast_conv.folded_conv(layer, x, fold) if fast else layer(x), slope, inplace=fast)
+            x = F.leaky_relu(fast_conv.same_conv(layer, x), slope, inplace=inplace)
         return self.squishy(x)[:, 0].contiguous()
 
     def salience(self, x: torch.Tensor) -> torch.Tensor:
@@ -203,16 +209,13 @@ class MultiPitch(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (batch, n_frames, 72 semitones from C1, or 12 pitch classes from C)."""
         a = self.config.negative_slope
-        cpu = x.device.type == "cpu"
-        if CHANNELS_LAST and cpu:
-            x = x.contiguous(memory_format=torch.channels_last)
-        fast = fast_conv.active(x)  # inference on the CPU: the same numbers faster
-        fold = fast_conv.fold_for(self.prefilter[1].kernel_size[1]) if fast else 1
-        x = self.drop(F.leaky_relu(fast_conv.folded_conv(self.prefilter, x, fold) if fold > 1 else self.prefilter(x),
-                                   a, inplace=fast))
-        x = fast_conv.max_over_3_frames(x) if fast else F.max_pool2d(x, (3, 1), stride=1, padding=(1, 0))
-        x = self.drop(F.leaky_relu(self.binning(x), a, inplace=fast))
-        x = self.drop(F.leaky_relu(self.time(x), a, inplace=fast))
+        x = _cpu_layout(x)
+        inplace = not torch.is_grad_enabled()
+        x = self.drop(F.leaky_relu(fast_conv.same_conv(self.prefilter, x), a, inplace=inplace))
+        x = (fast_conv.max_over_3_frames(x) if inplace and fast_conv.active(x)
+             else F.max_pool2d(x, (3, 1), stride=1, padding=(1, 0)))
+        x = self.drop(F.leaky_relu(self.binning(x), a, inplace=inplace))
+        x = self.drop(F.leaky_relu(fast_conv.same_conv(self.time, x), a, inplace=inplace))
         x = self.reduce(x)
         if self.config.arch == "pitchclass":
             x = self.classes(F.leaky_relu(x, a))

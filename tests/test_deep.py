@@ -674,12 +674,13 @@ def test_extract_gives_the_same_output_whatever_the_thread_count(real, tmp_path)
         np.testing.assert_array_equal(outs[0], outs[1])
 
 
-def test_inference_paths_give_the_training_paths_numbers():
+def test_inference_paths_give_the_plain_layers_numbers():
     """Without gradients the networks pad inside their convolutions, fold wide kernels' bins
     into channels (fast_conv) and activate in place (faster); the numbers must be those of the
-    layers as trained, to float rounding."""
+    layers as written, to float rounding."""
     import torch
 
+    from chromatool import fast_conv
     from chromatool.models import CTCChroma, CTCChromaConfig, MultiPitch, MultiPitchConfig
 
     torch.manual_seed(0)
@@ -688,11 +689,40 @@ def test_inference_paths_give_the_training_paths_numbers():
         x = torch.randn(1, 6, 50, 216)
         run = net.salience_logits if isinstance(net, CTCChroma) else net
         with torch.enable_grad():
-            trained_way = run(x)
+            fast_conv.ENABLED = False
+            try:
+                as_written = run(x)
+            finally:
+                fast_conv.ENABLED = True
         with torch.inference_mode():
             fast = run(x)
-        assert trained_way.requires_grad and not fast.requires_grad
-        torch.testing.assert_close(fast, trained_way.detach(), rtol=1e-5, atol=1e-5)
+        assert as_written.requires_grad and not fast.requires_grad
+        torch.testing.assert_close(fast, as_written.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_training_through_fast_conv_gives_the_plain_layers_gradients():
+    """Training on the CPU differentiates fast_conv's forms; the gradients must be those of the
+    layers as written (fast_conv.ENABLED = False), to float rounding."""
+    import torch
+
+    from chromatool import fast_conv
+    from chromatool.models import CTCChroma, CTCChromaConfig, MultiPitch, MultiPitchConfig
+
+    for net in (CTCChroma(CTCChromaConfig(channels=(8, 4), distribute_channels=4)),
+                MultiPitch(MultiPitchConfig(prefilter_channels=6, binning_channels=5, time_channels=4, dropout=0.0))):
+        torch.manual_seed(0)
+        x = torch.randn(2, 6, 40, 216)
+        grads = []
+        for enabled in (True, False):
+            fast_conv.ENABLED = enabled
+            try:
+                net.zero_grad()
+                net(x).square().mean().backward()
+            finally:
+                fast_conv.ENABLED = True
+            grads.append([p.grad.clone() for p in net.parameters()])
+        for fast, plain in zip(*grads):
+            torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-6)
 
 
 def test_frequency_folding_is_the_plain_convolution():
