@@ -8,6 +8,8 @@
 # whole), CTC from the packaged model again.
 #
 #   bash scripts/train_chroma_vibrato_mix.sh [WORKDIR] [RUNDIR]
+#   INIT=runs/paper-size/ctc73.pt SETTING=channels=64,32,32,32 \
+#       bash scripts/train_chroma_vibrato_mix.sh "" runs/ctc73-mix    # session 30: the 73k network
 #
 # WORKDIR: train_chroma_vibrato.sh's (its renders, excerpts and HCQT cache; made there); RUNDIR
 # (committed) the model, .last.pt and log, so a cut-off run continues with the same command.
@@ -15,6 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-${TMPDIR:-/tmp}/chromatool-mp-vibrato-train}
 RUNS=${2:-runs/chroma-vibrato-mix}
+INIT=${INIT:-chromatool/weights/ctc-chroma.pt}
+SETTING=${SETTING:-channels=32,16,16,16}
 CT=${CHROMATOOL:-.venv/bin/chromatool}
 PY=${PYTHON:-.venv/bin/python}
 PIANO_VALID=${PIANO_VALID:-${TMPDIR:-/tmp}/chromatool-mp-piano}
@@ -27,10 +31,10 @@ mkdir -p "$RUNS"
 "$PY" scripts/mix_manifests.py "$WORK/mix2-ctc.csv" "$WORK/ens-themes/ctc.csv:1" "$WORK/plain-themes/ctc.csv:1" \
     "$WORK/asap-themes/ctc.csv:1:prefix=asap"
 resume() { [ -f "$RUNS/$1.last.pt" ] && echo --resume || true; }
-"$CT" train --loss ctc --init chromatool/weights/ctc-chroma.pt --data "$WORK/mix2-ctc.csv" -o "$RUNS/ctc.pt" \
-    --model-setting channels=32,16,16,16 --seed 0 --threads 2 --cache "$WORK/cache" --steps-per-epoch 50 \
+"$CT" train --loss ctc --init "$INIT" --data "$WORK/mix2-ctc.csv" -o "$RUNS/ctc.pt" \
+    --model-setting "$SETTING" --seed 0 --threads 2 --cache "$WORK/cache" --steps-per-epoch 50 \
     --patience 2 --lr 1e-4 --max-halvings 1 --max-minutes "${CTC_MINUTES:-30}" $(resume ctc)
 for set in "$VALID" "$VALID-vibrato"; do
-  "$PY" benchmarks/deep_retrieval.py "$set" --max-docs 12 --models-only --model chromatool/weights/ctc-chroma.pt --model "$RUNS/ctc.pt"
+  "$PY" benchmarks/deep_retrieval.py "$set" --max-docs 12 --models-only --model "$INIT" --model "$RUNS/ctc.pt"
 done
-"$PY" benchmarks/deep_retrieval.py "$PIANO_VALID" --asap --models-only --model chromatool/weights/ctc-chroma.pt --model "$RUNS/ctc.pt"
+"$PY" benchmarks/deep_retrieval.py "$PIANO_VALID" --asap --models-only --model "$INIT" --model "$RUNS/ctc.pt"
