@@ -1,7 +1,8 @@
 """Forms of the networks' "same" convolutions that give the same numbers faster on the CPU
 (oneDNN), in inference and in training (torch's autograd differentiates them as they are).
 
-Two reformulations, both exact:
+Reformulations of the same sums (the rounding may differ in the last bits; on the packaged models
+``extract``'s outputs are bit for bit those of the layers as written):
 
 - **Padding inside the convolution** (:func:`padded_inside`): a symmetric "same" padding done by
   oneDNN in its kernel instead of by a padded copy of the input.
@@ -15,6 +16,8 @@ Two reformulations, both exact:
   this project's 2-core CPU (one 1,564-frame chunk, one thread): ctc-chroma distribute layer
   0.51 -> 0.25 s (73k) and 0.26 -> 0.12 s (27k) at ``s = 6``; the multi-pitch prefilter
   0.39 -> 0.22 s at ``s = 2``; 3 x 3 kernels only get slower (:func:`fold_for`).
+- **A 3-frame running maximum** (:func:`max_over_3_frames`) as two elementwise maxima instead
+  of max pooling (inference only: the two break ties differently in the gradient).
 
 In training, oneDNN's backward of these shapes is fast too: a training step (batch 8, 2 cores,
 ``benchmarks/train_step.py``) 3.0x faster for the 73k ctc-chroma and 1.5x for the packaged
