@@ -55,8 +55,11 @@ def active(x: torch.Tensor) -> bool:
 
 def same_conv(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """A ``(ZeroPad2d, Conv2d)`` "same" convolution of ``x`` in its fastest exact form: folded by
-    :func:`fold_for` its kernel width, else padded inside; as written off the CPU."""
-    return folded_conv(layer, x, fold_for(layer[1].kernel_size[1])) if active(x) else layer(x)
+    :func:`fold_for` its kernel width, else padded inside; as written off the CPU or for a
+    convolution with groups, strides, dilation or padding of its own."""
+    conv = layer[1]
+    plain = conv.groups == 1 and conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.padding == (0, 0)
+    return folded_conv(layer, x, fold_for(conv.kernel_size[1])) if plain and active(x) else layer(x)
 
 
 def fold_for(kernel_bins: int) -> int:
