@@ -67,15 +67,10 @@ def fold_for(kernel_bins: int) -> int:
     return max(1, kernel_bins // FOLD_KERNEL_BINS)
 
 
-def _pads(same_conv: nn.Module) -> tuple[int, int, int, int]:
-    pad = same_conv[0].padding  # ZeroPad2d: (left, right, top, bottom)
-    return tuple(pad) if isinstance(pad, (tuple, list)) else (pad,) * 4
-
-
 def padded_inside(same_conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """A ``(ZeroPad2d, Conv2d)`` pair with symmetric padding done by the convolution itself, not
     by a padded copy of ``x``; an asymmetric one as it is."""
-    left, right, top, bottom = _pads(same_conv)
+    left, right, top, bottom = same_conv[0].padding  # ZeroPad2d's 4-tuple
     if left != right or top != bottom:
         return same_conv(x)
     conv = same_conv[1]
@@ -103,7 +98,7 @@ def folded_conv(same_conv: nn.Module, x: torch.Tensor, fold: int) -> torch.Tenso
     if fold <= 1:
         return padded_inside(same_conv, x)
     conv = same_conv[1]
-    left, right, top, bottom = _pads(same_conv)
+    left, right, top, bottom = same_conv[0].padding  # ZeroPad2d's 4-tuple
     N, C, T, n_bins = x.shape
     O, _, KT, KF = conv.weight.shape
     Q = math.ceil((KF + fold - 1) / fold)
@@ -126,7 +121,6 @@ def max_over_3_frames(x: torch.Tensor) -> torch.Tensor:
         return x.clone()
     y = torch.maximum(x[:, :, :-1], x[:, :, 1:])  # y[t] = max(x[t], x[t+1])
     out = torch.empty_like(x)
-    out[:, :, 1:-1] = torch.maximum(y[:, :, :-1], x[:, :, 2:]) if x.shape[2] > 2 else y[:, :, :0]
-    out[:, :, 0] = y[:, :, 0]
-    out[:, :, -1] = y[:, :, -1]
+    out[:, :, 1:-1] = torch.maximum(y[:, :, :-1], x[:, :, 2:])  # empty for 2 frames
+    out[:, :, 0], out[:, :, -1] = y[:, :, 0], y[:, :, -1]
     return out
