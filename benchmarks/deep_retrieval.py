@@ -130,7 +130,7 @@ def set_documents(args: argparse.Namespace) -> tuple[list[dict], list[Path]]:
 
 
 def evaluate_set(args: argparse.Namespace, rows: list[dict], docs: list[Path],
-                 runs: list[tuple[str, str, str | None]]) -> None:
+                 runs: list[tuple[str, str, str | None, str]]) -> None:
     """Each run's retrieval figures on the rendered set (its themes against its renders)."""
     from chromatool.evaluation import retrieval_scores
     from chromatool.retrieval import retrieve
@@ -150,10 +150,10 @@ def evaluate_set(args: argparse.Namespace, rows: list[dict], docs: list[Path],
     minutes = sum(sf.info(str(d)).duration for d in docs) / 60
     print(f"set {args.set}: {len(docs)} documents ({minutes:.0f} min), {len(queries)} queries")
     print(f"{'features':<36}{'top-1':>7}{'top-5':>7}{'top-10':>8}{'MRR':>7}{'seconds':>9}")
-    for label, feat, model in runs:
+    for label, feat, model, precision in runs:
         t = time.perf_counter()
         res = retrieve(queries, docs, features=feat, model=model, top=len(docs),
-                       cache_root=str(tmp / "cache"), jobs=args.jobs)
+                       cache_root=str(tmp / "cache"), jobs=args.jobs, precision=precision)
         s = retrieval_scores(ranks_of(res.hits), truth).mean
         print(f"{label:<36}{s['top-1']:>7.3f}{s['top-5']:>7.3f}{s['top-10']:>8.3f}{s['mrr']:>7.3f}"
               f"{time.perf_counter() - t:>9.1f}", flush=True)
@@ -168,6 +168,8 @@ def main() -> None:
     ap.add_argument("--max-docs", type=int, default=None, help="a random subset of the renders (seed 0)")
     ap.add_argument("--asap", action="store_true", help="the set is ASAP performances (see above)")
     ap.add_argument("--real-only", action="store_true", help="only the real recordings' themes")
+    ap.add_argument("--precision", action="append", default=[],
+                    help="the deep rows' arithmetic (repeatable: each deep row once per value; default auto)")
     ap.add_argument("--models-only", action="store_true",
                     help="skip the hand-made and the authors' rows (quick checks during training)")
     args = ap.parse_args()
@@ -177,15 +179,16 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="chromatool-bench-"))
     from chromatool.deep import packaged_models
 
-    runs = [] if args.models_only else [("CQT chroma (hand-made)", "chroma", None),
-                                        ("STFT chroma (hand-made)", "stft-chroma", None)]
-    if args.model:
-        runs += [(f"ctc-chroma {Path(m).name}", "deep", m) for m in args.model]
-    elif "ctc-chroma" in packaged_models():
-        runs.append(("ctc-chroma (packaged)", "deep", None))
+    runs = [] if args.models_only else [("CQT chroma (hand-made)", "chroma", None, "auto"),
+                                        ("STFT chroma (hand-made)", "stft-chroma", None, "auto")]
+    deep = [(f"ctc-chroma {Path(m).name}", m) for m in args.model]
+    if not args.model and "ctc-chroma" in packaged_models():
+        deep.append(("ctc-chroma (packaged)", None))
     peer = None if args.models_only else peer_checkpoint(tmp)
     if peer is not None:
-        runs.append(("authors' weights (Zalkow 2020 v1)", "deep", str(peer)))
+        deep.append(("authors' weights (Zalkow 2020 v1)", str(peer)))
+    precisions = args.precision or ["auto"]
+    runs += [(label + (f" {p}" if len(precisions) > 1 else ""), "deep", m, p) for label, m in deep for p in precisions]
     rows, docs = set_documents(args)
     if not args.real_only:
         evaluate_set(args, rows, docs, runs)
@@ -194,9 +197,9 @@ def main() -> None:
         real = sorted((REAL / "musopen").glob("*.wav")) + sorted((REAL / "chopin_op10-3").glob("*.wav"))
         pool = real + docs
         print(f"\nreal MTD themes against {len(real)} real recordings and the set's {len(pool) - len(real)} renders:")
-        for label, feat, model in runs:
+        for label, feat, model, precision in runs:
             res = retrieve(themes, pool, features=feat, model=model, top=len(pool),
-                           cache_root=str(tmp / "cache"), jobs=args.jobs)
+                           cache_root=str(tmp / "cache"), jobs=args.jobs, precision=precision)
             rank = {Path(h.query).stem.split("_", 3)[-1]: h.rank for h in res.hits
                     if opus(Path(h.query).stem.split("_", 3)[-1]) == opus(Path(h.doc).stem)
                     and Path(h.doc).parent == REAL / "musopen"}

@@ -11,7 +11,8 @@ memory (ru_maxrss) is its own.
     python benchmarks/extract.py --network [--model ...]   # the networks alone, best of 3
 
 ``--network`` times ``deep.network_output`` alone on the file's HCQT, the layers as they train
-against the inference forms of ``chromatool.fast_conv`` (same numbers), back to back.
+against the inference forms of ``chromatool.fast_conv`` (same numbers) and the 8-bit
+convolutions of ``chromatool.int8`` (``--precision int8``), back to back.
 """
 
 from __future__ import annotations
@@ -76,29 +77,36 @@ def run(kind: str, model: str, src: Path, dest: Path, precision: str = "auto", d
 
 
 def network_times(src: Path, models: list[tuple[str, str]], repeats: int = 3) -> None:
-    """The networks alone on ``src``'s HCQT, plain layers against fast_conv's forms, best of
-    ``repeats`` each, interleaved so that the machine's drift hits both."""
+    """The networks alone on ``src``'s HCQT: plain layers, fast_conv's forms (the same numbers)
+    and, where the CPU runs them, 8-bit integer convolutions (``chromatool.int8``); best of
+    ``repeats`` each, interleaved so that the machine's drift hits all."""
     import numpy as np
 
-    from chromatool import deep, fast_conv
+    from chromatool import deep, fast_conv, int8
     from chromatool.audio import load_audio
 
     y = load_audio(src)
-    print(f"{'network alone (best of ' + str(repeats) + ')':<44}{'plain s':>9}{'fast s':>9}{'speed-up':>10}  same numbers")
+    forms = [("plain", False, "float32"), ("fast", True, "float32")] + ([("int8", True, "int8")] if int8.supported() else [])
+    print(f"{'network alone (best of ' + str(repeats) + ')':<36}" + "".join(f"{f + ' s':>9}" for f, _, _ in forms)
+          + f"{'fast':>8}{'int8':>8}  fast: same numbers; int8: max |diff|")
     for kind, name in models:
         lm = deep.load_model(name, output=kind)
-        H, ref = deep.network_input(y, lm.features, output=kind)
+        H, _ = deep.network_input(y, lm.features, output=kind)
+        ref = deep.log_reference(float(H.max()))
         best, outs = {}, {}
         for _ in range(repeats):
-            for enabled in (False, True):
+            for form, enabled, precision in forms:
                 fast_conv.ENABLED = enabled
                 t = time.perf_counter()
-                outs[enabled] = deep.network_output(lm, H, magnitude_ref=ref)
-                best[enabled] = min(best.get(enabled, np.inf), time.perf_counter() - t)
+                outs[form] = deep.network_output(lm, H, magnitude_ref=ref, precision=precision)
+                best[form] = min(best.get(form, np.inf), time.perf_counter() - t)
         fast_conv.ENABLED = True
-        same = "bit for bit" if np.array_equal(outs[False], outs[True]) else \
-            f"max |diff| {np.abs(outs[False] - outs[True]).max():.1e}"
-        print(f"{kind + ' ' + Path(name).name:<44}{best[False]:>9.2f}{best[True]:>9.2f}{best[False] / best[True]:>9.2f}x  {same}")
+        same = "bit for bit" if np.array_equal(outs["plain"], outs["fast"]) else \
+            f"max |diff| {np.abs(outs['plain'] - outs['fast']).max():.1e}"
+        gain = {f: f"{best['plain'] / best[f]:>7.2f}x" if f in best else f"{'-':>8}" for f in ("fast", "int8")}
+        diff = f"; {np.abs(outs['fast'] - outs['int8']).max():.3f}" if "int8" in outs else ""
+        print(f"{kind + ' ' + Path(name).name:<36}" + "".join(f"{best[f]:>9.2f}" for f, _, _ in forms)
+              + f"{gain['fast']}{gain['int8']}  {same}{diff}")
 
 
 def main() -> None:
@@ -108,7 +116,7 @@ def main() -> None:
     ap.add_argument("--pitch-model", default="multipitch", help="multi-pitch model (name or .pt)")
     ap.add_argument("--device", default="cpu", help="chromatool's device: cpu or cuda (librosa runs on the CPU)")
     ap.add_argument("--clip", type=Path, default=CLIP, help="the recording to loop")
-    ap.add_argument("--network", action="store_true", help="time the networks alone (plain and fast layers)")
+    ap.add_argument("--network", action="store_true", help="time the networks alone (plain, fast and int8 layers)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         src = make_file(args.minutes, Path(tmp), args.clip)

@@ -132,15 +132,15 @@ def model_label(model: str, models: list[str]) -> str:
     return f"{name} @{th}" if th else name
 
 
-def chromatool_activations(pairs, model: str, threshold: float | None = None):
+def chromatool_activations(pairs, model: str, threshold: float | None = None, precision: str = "auto"):
     """Thresholded salience of each recording as ``chromatool extract --kind pitch`` computes it
-    (its defaults: the recording's tuning estimated, bfloat16 where the CPU has it)."""
+    (its defaults: the recording's tuning estimated, ``precision`` "auto")."""
     from chromatool.deep import extract
     from chromatool.evaluation import PITCH_THRESHOLD
 
     out = []
     for audio, _ in pairs:
-        f = extract(audio, model=model, kind="pitch")
+        f = extract(audio, model=model, kind="pitch", precision=precision)
         out.append(((f.data >= (PITCH_THRESHOLD if threshold is None else threshold)).astype(float), f.feature_rate))
     return out
 
@@ -186,6 +186,8 @@ def main() -> None:
                     "MODEL@0.3 gives this model its own threshold")
     ap.add_argument("--threshold", type=float, help="activation threshold of chromatool's models "
                     "(default: the packaged model's, defaults.PITCH_THRESHOLD)")
+    ap.add_argument("--precision", action="append", default=[],
+                    help="chromatool's arithmetic (repeatable: each model once per value; default auto)")
     ap.add_argument("--per-file", action="store_true", help="also a row per recording of the real set")
     ap.add_argument("--piano-tune", type=Path, metavar="OUT.csv", help="write the piano set's performances this "
                     "benchmark does not score (pieces not in --exclude) as an audio,labels manifest, for "
@@ -211,10 +213,12 @@ def main() -> None:
                 continue
             bp = basic_pitch_rolls(args.bp_python, [a for a, _ in pairs])
             systems = {}
+            precisions = args.precision or ["auto"]
             for m in models:
                 path, _, th = m.partition("@")
-                acts = chromatool_activations(pairs, path, float(th) if th else args.threshold)
-                systems[f"chromatool {model_label(m, models)}"] = acts
+                for p in precisions:
+                    acts = chromatool_activations(pairs, path, float(th) if th else args.threshold, p)
+                    systems[f"chromatool {model_label(m, models)}" + (f" {p}" if len(precisions) > 1 else "")] = acts
             systems["basic-pitch notes"], systems["basic-pitch frames"] = bp_activations(pairs, bp, acts)
             rows.append((name, len(pairs), {k: score_rows(pairs, a) for k, a in systems.items()}))
             if args.per_file and name == "real":

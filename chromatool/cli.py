@@ -62,6 +62,7 @@ SkipExisting = Annotated[bool, typer.Option("--skip-existing", metavar="", help=
 FilesFrom = Annotated[Optional[str], typer.Option("--files-from", help="Also read input paths from this file, one per line (- for stdin).", metavar="FILE")]
 Null = Annotated[bool, typer.Option("--null", "-0", metavar="", help="With --files-from: paths are NUL-separated (find -print0).")]
 Scheduler = Annotated[Optional[str], typer.Option("--scheduler", help="Run one task per file on this Dask cluster (scheduler address tcp://HOST:8786, or a scheduler file); files must be on a filesystem the workers share. Needs chromatool[cluster].", metavar="ADDRESS")]
+Precision = Annotated[str, typer.Option("--precision", help="The network's arithmetic: auto (bfloat16 on a CPU with bfloat16 units, int8 on one with VNNI units, float32 elsewhere), float32, bfloat16 or int8 (CPU). The sidecar records it.")]
 Tuning = Annotated[str, typer.Option("--tuning", help="Recording tuning: auto (estimate each file's deviation from A440 and centre the filters on it), or cents to force, e.g. 0 or -15.")]
 
 

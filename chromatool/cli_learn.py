@@ -11,7 +11,7 @@ import typer
 from . import defaults as D
 from .device import resolve_device
 from .cli import (
-    STATE, Device, FilesFrom, Jobs, Null, Overwrite, Scheduler, SkipExisting, Tuning, _choice, _inputs,
+    STATE, Device, FilesFrom, Jobs, Null, Overwrite, Precision, Scheduler, SkipExisting, Tuning, _choice, _inputs,
     _report_batch, _say, _stderr, _stdout, _tuning, command, progress_bar,
 )
 from .dataset import RenderSettings
@@ -255,7 +255,7 @@ def extract_cmd(
     device: Device = "auto",
     overwrite: Overwrite = False,
     tuning: Tuning = D.TUNING,
-    precision: Annotated[str, typer.Option("--precision", help="The network's arithmetic: auto (bfloat16 on a CPU with bfloat16 units, about 3x faster; float32 elsewhere), float32 or bfloat16. The sidecar records it.")] = D.INFERENCE_PRECISION,
+    precision: Precision = D.INFERENCE_PRECISION,
     skip_existing: SkipExisting = False,
     files_from: FilesFrom = None,
     null: Null = False,

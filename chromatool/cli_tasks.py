@@ -11,7 +11,7 @@ import typer
 from . import defaults as D
 from .device import resolve_device
 from .cli import (
-    Device, FeatureRate, Jobs, Null, Overwrite, Scheduler, SkipExisting, Tuning, _choice, _errors,
+    Device, FeatureRate, Jobs, Null, Overwrite, Precision, Scheduler, SkipExisting, Tuning, _choice, _errors,
     _local_or_cluster, _report_batch, _say, _stderr, _stdout, _tuning, app, command, progress_bar,
 )
 
@@ -37,6 +37,7 @@ def retrieve_cmd(
     device: Device = "auto",
     jobs: Jobs = 1,
     tuning: Tuning = D.TUNING,
+    precision: Precision = D.INFERENCE_PRECISION,
     files_from: Annotated[Optional[str], typer.Option("--files-from", help="Read the database's recordings from this file list (- for stdin); every argument is then a query.", metavar="FILE")] = None,
     null: Null = False,
     candidates: Annotated[int, typer.Option("--candidates", min=1, help="With an index: recordings the index proposes per query for the exact ranking.")] = D.INDEX_CANDIDATES,
@@ -69,6 +70,7 @@ def retrieve_cmd(
     if features is not None:
         _choice(features, RETRIEVAL_FEATURES, "--features")
     _choice(fmt, OUTPUT_FORMATS, "--format")
+    _choice(precision, D.INFERENCE_PRECISIONS, "--precision")
     dev = resolve_device(device)
     from .retrieval import collect_documents
 
@@ -86,7 +88,7 @@ def retrieve_cmd(
         res = retrieve(queries, doc_files, features=features or D.RETRIEVE_FEATURES, top=top, transpose=transpose,
                        feature_rate=feature_rate, cache_root=str(cache) if cache else None,
                        device=dev, jobs=jobs, strict=strict, model=model, on_done=cb,
-                       tuning=_tuning(tuning))
+                       tuning=_tuning(tuning), precision=precision)
     for doc, msg in res.skipped:
         _stderr().print(f"[yellow]skipped:[/yellow] {msg}", highlight=False, soft_wrap=True)
     for doc, msg in res.unmatched:

@@ -204,7 +204,8 @@ def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = D.DEVICE,
     for ctc-chroma, sigmoid activations otherwise. ``H`` is the log-HCQT or, with
     ``magnitude_ref`` (the file's maximum), its linear magnitude, log-scaled chunk by chunk so
     that no full-length copy is made (a one-hour file). ``precision="bfloat16"`` runs the
-    forward pass under autocast (the outputs in float32).
+    forward pass under autocast (the outputs in float32), ``"int8"`` its convolutions in 8-bit
+    integers on the CPU (:mod:`chromatool.int8`).
 
     On the CPU each chunk runs single-threaded and the chunks run side by side on as many
     threads as torch had, so the bits do not depend on the thread count (oneDNN splits a
@@ -218,6 +219,12 @@ def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = D.DEVICE,
 
     n = H.shape[-1]
     cpu = device == "cpu"
+    if precision == "int8":
+        from .int8 import int8_network
+
+        net = int8_network(lm.model)
+    else:
+        net = lm.model
 
     def run(a: int) -> np.ndarray:
         if cpu:
@@ -227,7 +234,7 @@ def network_output(lm: LoadedModel, H: np.ndarray, *, device: str = D.DEVICE,
         part = H[:, :, lo:hi] if magnitude_ref is None else log_compress(H[:, :, lo:hi], ref=magnitude_ref)
         with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
             x = model_input(part, lm.features)[None].to(device)
-            logits = lm.model(x)[0, a - lo: b - lo].float()
+            logits = net(x)[0, a - lo: b - lo].float()
             act = torch.softmax(logits, -1) if lm.arch == "ctc-chroma" else torch.sigmoid(logits)
             return act.cpu().numpy()
 
@@ -266,7 +273,8 @@ def deep_features(y: np.ndarray | None, lm: LoadedModel, *, output: str = D.DEEP
         (dims, N) unit vectors of an embedding model, each of the excerpt centred on its frame.
     tuning : cents from A440 the HCQT filters are centred on (the recording's tuning), or
         "auto" to estimate it from ``y``
-    precision : "auto", "float32" or "bfloat16" arithmetic of the network (``INFERENCE_PRECISION``)
+    precision : "auto", "float32", "bfloat16" or "int8" arithmetic of the network
+        (``INFERENCE_PRECISION``; "auto" takes float32 for a network int8 does not run)
     prepared : :func:`network_input`'s result computed already (``y`` is then not read)
     """
     from .device import resolve_precision
@@ -287,7 +295,11 @@ def deep_features(y: np.ndarray | None, lm: LoadedModel, *, output: str = D.DEEP
         act, precision = frame_embeddings(lm.model, model_input(H, lm.features), device=device), "float32"
     else:
         ref = log_reference(float(H.max())) if H.size else 0.0
-        precision = resolve_precision(precision, device)
+        asked, precision = precision, resolve_precision(precision, device)
+        if precision == "int8" and asked == "auto":
+            from .int8 import runs
+
+            precision = "int8" if runs(lm.model) else "float32"
         act = network_output(lm, H, device=device, magnitude_ref=ref, precision=precision).T  # (n_outputs, N)
     if output == "chroma":
         if arch == "ctc-chroma":
@@ -315,8 +327,8 @@ def extract(audio: str | Path | np.ndarray, *, model: str | Path | None = None, 
         "embedding" (dims, N) of a cross-version (or single-version) embedding model
     tuning : the recording's deviation from A440 in cents, or "auto" to estimate it
     device : "cpu" or "cuda"
-    precision : the network's arithmetic: "auto" (bfloat16 on a CPU with bfloat16 units),
-        "float32" or "bfloat16"
+    precision : the network's arithmetic: "auto" (bfloat16 on a CPU with bfloat16 units, int8
+        on one with VNNI units), "float32", "bfloat16" or "int8"
 
     Returns
     -------

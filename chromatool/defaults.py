@@ -91,9 +91,11 @@ DEEP_KIND: str = "chroma"
 #: about 3x faster for the multi-pitch network, benchmarks/train_step.py); at inference also
 #: "auto", the default: bfloat16 autocast on a CPU
 #: with bfloat16 units (AVX512-BF16 or AMX: about 3x faster, posteriors within 0.02 of
-#: float32's) and float32 elsewhere.
+#: float32's), else "int8" on a CPU with VNNI units (``chromatool.int8``: the convolutions in
+#: 8-bit integers, 1.5-2.4x faster, retrieval and multi-pitch figures those of float32), and
+#: float32 elsewhere.
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
-INFERENCE_PRECISIONS: tuple[str, ...] = ("auto", *PRECISIONS)
+INFERENCE_PRECISIONS: tuple[str, ...] = ("auto", *PRECISIONS, "int8")
 #: Normalisations of the HCQT a model reads: "l2" per frame and harmonic (Zalkow & Müller §3),
 #: "none" (the log-HCQT as it is, so quiet frames and room noise stay quiet), or "both" (the two
 #: stacked: twice the input channels, the network sees each frame's level and its shape).

@@ -38,9 +38,11 @@ def resolve_device(name: str = "auto") -> str:
 
 def resolve_precision(name: str = D.INFERENCE_PRECISION, device: str = "cpu") -> str:
     """"auto" → "bfloat16" on a CPU with bfloat16 units (AVX512-BF16 or AMX tiles), else
-    "float32"; "float32" and "bfloat16" as given."""
+    "int8" on one with VNNI units (:mod:`chromatool.int8`), else "float32"; the others as given."""
     if name not in D.INFERENCE_PRECISIONS:
         raise ParameterError(f"unknown precision {name!r}; choose one of {', '.join(D.INFERENCE_PRECISIONS)}")
+    if name == "int8" and device != "cpu":
+        raise ParameterError("precision='int8' runs on the CPU only; use 'float32' or 'bfloat16' on a GPU")
     if name != "auto":
         return name
     if device != "cpu":
@@ -49,7 +51,11 @@ def resolve_precision(name: str = D.INFERENCE_PRECISION, device: str = "cpu") ->
 
     cpu = torch.cpu
     fast = any(getattr(cpu, f, lambda: False)() for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
-    return "bfloat16" if fast else "float32"
+    if fast:
+        return "bfloat16"
+    from .int8 import supported
+
+    return "int8" if supported() else "float32"
 
 
 def seed_everything(seed: int, device: str = "cpu") -> None:

@@ -72,11 +72,16 @@ class DocFeatureTask:
     model: str | None = None  # deep: the model file
     model_digest: str | None = None  # deep: its content hash, part of the cache key
     tuning: str | float = D.TUNING
+    precision: str = D.INFERENCE_PRECISION  # deep chroma: the network's arithmetic
 
     def params(self) -> dict:
         from .features import FEATURES_VERSION
 
         extra = {"model": self.model_digest} if self.kind in MODEL_FEATURES else {}
+        if self.kind == "deep":
+            from .device import resolve_precision
+
+            extra["precision"] = resolve_precision(self.precision, self.device)
         return {"kind": self.kind, "feature_rate": self.feature_rate, "sr": D.SAMPLE_RATE,
                 "version": FEATURES_VERSION, "tuning": self.tuning, **extra}
 
@@ -88,7 +93,7 @@ class DocFeatureTask:
 
             lm = cached_model(self.model, self.device, MODEL_FEATURES[self.kind])
             return deep_features(load_audio(self.path, sr=int(lm.features["sr"])), lm, output=MODEL_FEATURES[self.kind],
-                                 device=self.device, tuning=self.tuning).data
+                                 device=self.device, tuning=self.tuning, precision=self.precision).data
         from .featurize import audio_features
 
         return audio_features(self.path, kind=self.kind, feature_rate=self.feature_rate,
@@ -110,7 +115,8 @@ def _run(task: DocFeatureTask):
 def document_features(paths: list[Path], *, kind: str, feature_rate: float = D.FEATURE_RATE,
                       device: str = D.DEVICE, cache_root: str | None = None, jobs: int = 1,
                       model: str | None = None, on_done: Callback | None = None,
-                      tuning: str | float = D.TUNING, scheduler: str | None = None) -> list:
+                      tuning: str | float = D.TUNING, scheduler: str | None = None,
+                      precision: str = D.INFERENCE_PRECISION) -> list:
     """(Features, from the cache?) of each document, or the ``ChromatoolError`` it failed with
     (computed on ``jobs`` processes, or on the Dask cluster at ``scheduler``)."""
     digest = None
@@ -118,7 +124,7 @@ def document_features(paths: list[Path], *, kind: str, feature_rate: float = D.F
         from .deep import model_digest
 
         digest = model_digest(model, MODEL_FEATURES[kind])  # once, not per document
-    tasks = [DocFeatureTask(p, kind, feature_rate, device, cache_root, model, digest, tuning) for p in paths]
+    tasks = [DocFeatureTask(p, kind, feature_rate, device, cache_root, model, digest, tuning, precision) for p in paths]
     if device != "cpu":
         jobs = 1
     return map_items(_run, tasks, jobs=jobs, on_done=on_done, scheduler=scheduler)
@@ -208,7 +214,8 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
              transpose: bool = False, feature_rate: float | None = None,
              cache_root: str | None = None, device: str = D.DEVICE, jobs: int = 1,
              strict: bool = False, model: str | None = None,
-             on_done: Callback | None = None, tuning: str | float = D.TUNING) -> RetrievalResult:
+             on_done: Callback | None = None, tuning: str | float = D.TUNING,
+             precision: str = D.INFERENCE_PRECISION) -> RetrievalResult:
     """Rank the recordings in ``doc_paths`` for each theme in ``query_paths``.
 
     ``model`` (with ``features="deep"``): a ctc-chroma model name or file; the packaged one
@@ -216,6 +223,7 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
     matches audio against audio: the queries are recordings (excerpts), embedded like the
     documents by an embedding model (default: the packaged cross-version one). ``tuning``:
     each recording's deviation from A440 in cents, or "auto" to estimate it per recording.
+    ``precision``: the deep chroma network's arithmetic (see :func:`chromatool.deep.deep_features`).
 
     Examples
     --------
@@ -276,7 +284,7 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
     dfiles = collect_documents(doc_paths)
     results = document_features(dfiles, kind=features, feature_rate=feature_rate, device=device,
                                 cache_root=cache_root, jobs=jobs, model=model, on_done=on_done,
-                                tuning=tuning)
+                                tuning=tuning, precision=precision)
     docs, skipped = [], []
     n_hits = 0
     for p, r in zip(dfiles, results):
