@@ -170,6 +170,8 @@ def main() -> None:
     ap.add_argument("--real-only", action="store_true", help="only the real recordings' themes")
     ap.add_argument("--precision", action="append", default=[],
                     help="the deep rows' arithmetic (repeatable: each deep row once per value; default auto)")
+    ap.add_argument("--fused", action="store_true",
+                    help="also the melody chroma and, for each deep model, the fused features (retrieve --features fused)")
     ap.add_argument("--models-only", action="store_true",
                     help="skip the hand-made and the authors' rows (quick checks during training)")
     args = ap.parse_args()
@@ -189,6 +191,9 @@ def main() -> None:
         deep.append(("authors' weights (Zalkow 2020 v1)", str(peer)))
     precisions = args.precision or ["auto"]
     runs += [(label + (f" {p}" if len(precisions) > 1 else ""), "deep", m, p) for label, m in deep for p in precisions]
+    if args.fused:
+        runs.append(("melody chroma (packaged multipitch)", "melody", None, "auto"))
+        runs += [(f"fused: {label} + melody", "fused", m, "auto") for label, m in deep]
     rows, docs = set_documents(args)
     if not args.real_only:
         evaluate_set(args, rows, docs, runs)

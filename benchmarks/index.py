@@ -30,6 +30,9 @@ from chromatool import defaults as D
 FR = D.FEATURE_RATE
 DOC_FRAMES = int(6 * 60 * FR)
 
+#: An index holds one feature (retrieve's default, "fused", is two): the deep chroma.
+FEATURES = "deep"
+
 
 def quality(set_dir: Path, work: Path) -> None:
     from chromatool.evaluation import read_truth, retrieval_scores
@@ -41,14 +44,14 @@ def quality(set_dir: Path, work: Path) -> None:
     truth = read_truth(set_dir / "truth.csv")
     docs = sorted((set_dir / "docs").glob("*.wav"))
     qfiles = sorted((set_dir / "queries").glob("*.csv"))
-    feats = [r[0].data for r in document_features(docs, kind=D.RETRIEVE_FEATURES, cache_root=str(set_dir / "cache"),
+    feats = [r[0].data for r in document_features(docs, kind=FEATURES, cache_root=str(set_dir / "cache"),
                                                    jobs=os.cpu_count() or 1)]
     archive = [(str(p), X) for p, X in zip(docs, feats)]
     archive += [(str(p.with_name(f"{p.stem}_t{k}.wav")), np.roll(X, k, axis=0))
                 for p, X in zip(docs, feats) for k in range(1, 12)]
     hours = sum(X.shape[1] for _, X in archive) / FR / 3600
     print(f"quality: {len(docs)} recordings + {len(archive) - len(docs)} transposed distractors "
-          f"({hours:.1f} h), {len(qfiles)} queries, {D.RETRIEVE_FEATURES}")
+          f"({hours:.1f} h), {len(qfiles)} queries, {FEATURES}")
 
     def scores(hits) -> dict:
         ranks: dict[str, dict[str, int]] = {}
@@ -63,7 +66,7 @@ def quality(set_dir: Path, work: Path) -> None:
     t_full = (time.perf_counter() - t) / len(queries)
     ix_path = work / "quality.ctx"
     shutil.rmtree(ix_path, ignore_errors=True)
-    write_index(ix_path, [archive], params=feature_setting(D.RETRIEVE_FEATURES)[0], fit_on=feats)
+    write_index(ix_path, [archive], params=feature_setting(FEATURES)[0], fit_on=feats)
     s = scores(full)
     print(f"{'search':<26}{'top-1':>7}{'MRR':>7}{'ms/query':>10}{'speed-up':>10}")
     print(f"{'exhaustive':<26}{s['top-1']:>7.3f}{s['mrr']:>7.3f}{t_full * 1e3:>10.0f}{1:>10.1f}")
@@ -125,7 +128,7 @@ def scale(hours: float, work: Path) -> None:
     chunks = ([(f"sim/{i:06d}.wav", planted(i, plants)) for i in range(c, min(c + 256, n_docs))]
               for c in range(0, n_docs, 256))
     t = time.perf_counter()
-    write_index(path, chunks, params=feature_setting(D.RETRIEVE_FEATURES)[0],
+    write_index(path, chunks, params=feature_setting(FEATURES)[0],
                 fit_on=[planted(i, plants) for i in range(0, n_docs, max(1, n_docs // 200))])
     t_build = time.perf_counter() - t  # includes simulating the features
     size = sum(f.stat().st_size for f in path.iterdir())

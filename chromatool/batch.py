@@ -7,6 +7,7 @@ as each item finishes, so the CLI can advance a progress bar.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Sequence
 
@@ -52,7 +53,7 @@ def map_items(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
         return results
     warm_numba_caches()  # the forked workers inherit the compiled modules
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=ctx, initializer=_one_thread) as pool:
         futures = {pool.submit(_guarded, fn, item): i for i, item in enumerate(items)}
         for fut in as_completed(futures):
             i = futures[fut]
@@ -62,6 +63,15 @@ def map_items(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,
             if on_done:
                 on_done(i, results[i])
     return results
+
+
+def _one_thread() -> None:
+    """A forked worker's torch runs its operators on one thread: the workers already fill the
+    cores, and an OpenMP team inherited across the fork can hang the first parallel operator
+    (seen in a worker building the int8 network after its parent had run torch)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def run_batch(fn: Callable[..., Any], items: Sequence[Any], *, jobs: int = 1,

@@ -27,8 +27,8 @@ OUTPUT_FORMATS = ("auto", "table", "tsv", "json", "jsonl")
 def retrieve_cmd(
     paths: Annotated[list[Path], typer.Argument(help="QUERY... DOCS: theme files or folders of them (recordings with --features embedding), then the database (a folder, searched recursively, one recording, or an index built by `chromatool index build`).", metavar="QUERY... DOCS")],
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="Documents listed per query.")] = D.RETRIEVE_TOP_K,
-    features: Annotated[Optional[str], typer.Option("--features", help=f"Document features: chroma (CQT) | stft-chroma | cens | deep (CTC deep chroma of a trained model) | embedding (audio queries: recording excerpts against recordings, by a cross-version embedding). Default {D.RETRIEVE_FEATURES}; an index's own.")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="With --features deep or embedding: packaged model name or .pt file (default: the packaged ctc-chroma, or cross-version).")] = None,
+    features: Annotated[Optional[str], typer.Option("--features", help=f"Document features: chroma (CQT) | stft-chroma | cens | deep (CTC deep chroma of a trained model) | melody (the top line of the multipitch model's salience) | fused (deep and melody, their DTW costs mixed) | embedding (audio queries: recording excerpts against recordings, by a cross-version embedding). Default {D.RETRIEVE_FEATURES}; an index's own.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="With --features deep, fused (its deep chroma), melody or embedding: packaged model name or .pt file (default: the packaged ctc-chroma, multipitch, or cross-version).")] = None,
     transpose: Annotated[bool, typer.Option("--transpose", metavar="", help="Try all 12 chroma shifts of each query; report the best.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | tsv | json | jsonl (auto: a table on a terminal, tsv in a pipe).")] = "auto",
     cache: Annotated[Optional[Path], typer.Option("--cache", help="Feature cache folder (default: $CHROMATOOL_CACHE or the user cache dir).")] = None,
@@ -57,7 +57,7 @@ def retrieve_cmd(
         chromatool retrieve themes/ archive.ctx --candidates 100   # an index (chromatool index build)
         chromatool retrieve excerpt.wav recordings/ --features embedding   # audio to audio
     """
-    from .retrieval import RETRIEVAL_FEATURES, retrieve
+    from .retrieval import RETRIEVAL_FEATURES, feature_passes, retrieve
 
     if files_from:
         from .io import read_file_list
@@ -84,7 +84,7 @@ def retrieve_cmd(
             _say(f"{res.n_docs} documents in the index, {res.n_queries} queries")
             return _print_hits(res.hits, fmt)
     doc_files = collect_documents(database)  # scanned once: the count sizes the progress bar
-    with progress_bar(len(doc_files), "document features") as cb:
+    with progress_bar(len(doc_files) * feature_passes(features or D.RETRIEVE_FEATURES), "document features") as cb:
         res = retrieve(queries, doc_files, features=features or D.RETRIEVE_FEATURES, top=top, transpose=transpose,
                        feature_rate=feature_rate, cache_root=str(cache) if cache else None,
                        device=dev, jobs=jobs, strict=strict, model=model, on_done=cb,

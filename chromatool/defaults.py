@@ -42,10 +42,17 @@ ALIGN_FEATURE_RATE: float = 50.0
 RETRIEVE_TOP_K: int = 10
 #: The features retrieve matches by default: the best on validation, on ensembles and on piano,
 #: of those that put every real theme in ../shared/data first (benchmarks/deep_retrieval.py,
-#: MRR; docs/retrieval.md). The packaged deep chroma (session 20) 0.709 / 0.844 beats CQT chroma
-#: 0.602 / 0.763 and STFT chroma 0.556 / 0.797 (Monteverdi renders, 48 queries / ASAP piano
-#: performances, 56 queries) and puts all three MTD themes first among the real recordings.
-RETRIEVE_FEATURES: str = "deep"
+#: MRR; docs/retrieval.md). Session 31: "fused", the deep chroma's DTW cost mixed with the melody
+#: chroma's, 0.711 / 0.701 / 0.919 / 0.843 against the deep chroma's 0.709 / 0.677 / 0.886 / 0.844
+#: (Monteverdi renders, the same with vibrato, Beethoven renders, ASAP piano performances), CQT
+#: chroma 0.602 / 0.612 / 0.788 / 0.763, STFT chroma 0.556 / 0.560 / 0.798 / 0.797; all three MTD
+#: themes first among the real recordings.
+RETRIEVE_FEATURES: str = "fused"
+#: ``retrieve --features fused``: the weight of the melody chroma's DTW cost beside the deep
+#: chroma's (chromatool.melody; docs/retrieval.md, session 31).
+FUSED_MELODY_WEIGHT: float = 0.3
+#: How long the melody chroma holds a top-line note past its salience (seconds).
+MELODY_HOLD_SECONDS: float = 0.2
 #: The features a theme index holds by default: hand-made, so that an archive of thousands of
 #: hours is indexed fast (benchmarks/index.py measured it with these).
 INDEX_FEATURES: str = "stft-chroma"

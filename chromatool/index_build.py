@@ -60,6 +60,9 @@ def feature_setting(kind: str, *, feature_rate: float | None = None, tuning: str
     if kind == "embedding":
         raise ParameterError("features='embedding' (audio queries) is searched without an index: an index "
                              "answers symbolic themes")
+    if kind in ("melody", "fused"):
+        raise ParameterError(f"features={kind!r} is searched without an index: an index holds stft-chroma, "
+                             "chroma, cens or deep features")
     digest = None
     if kind == "deep":
         from .deep import cached_model, model_digest

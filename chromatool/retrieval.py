@@ -23,10 +23,18 @@ from .io import collect_files
 from .score import SCORE_EXTENSIONS, read_score
 
 #: Document features ``retrieve`` can match against (``deep``: a ctc-chroma model's chroma, the
-#: packaged one unless a model is given).
-RETRIEVAL_FEATURES: tuple[str, ...] = ("chroma", "cens", "stft-chroma", "deep", "embedding")
+#: packaged one unless a model is given; ``melody``: the top line of a multipitch model's
+#: salience, :mod:`chromatool.melody`; ``fused``: both, their DTW costs mixed).
+RETRIEVAL_FEATURES: tuple[str, ...] = ("chroma", "cens", "stft-chroma", "deep", "melody", "fused", "embedding")
 #: Features computed by a model, and the model output each is.
-MODEL_FEATURES: dict[str, str] = {"deep": "chroma", "embedding": "embedding"}
+MODEL_FEATURES: dict[str, str] = {"deep": "chroma", "melody": "pitch", "embedding": "embedding"}
+#: The features ``fused`` matches, each with the weight of its DTW cost.
+FUSED_PARTS: dict[str, float] = {"deep": 1.0 - D.FUSED_MELODY_WEIGHT, "melody": D.FUSED_MELODY_WEIGHT}
+
+
+def feature_passes(features: str) -> int:
+    """How many features each document gets for ``features`` (a progress bar's steps per file)."""
+    return len(FUSED_PARTS) if features == "fused" else 1
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ class DocFeatureTask:
         from .features import FEATURES_VERSION
 
         extra = {"model": self.model_digest} if self.kind in MODEL_FEATURES else {}
-        if self.kind == "deep":
+        if self.kind in ("deep", "melody"):
             from .device import resolve_precision
 
             extra["precision"] = resolve_precision(self.precision, self.device)
@@ -92,8 +100,13 @@ class DocFeatureTask:
             from .deep import cached_model, deep_features
 
             lm = cached_model(self.model, self.device, MODEL_FEATURES[self.kind])
-            return deep_features(load_audio(self.path, sr=int(lm.features["sr"])), lm, output=MODEL_FEATURES[self.kind],
-                                 device=self.device, tuning=self.tuning, precision=self.precision).data
+            f = deep_features(load_audio(self.path, sr=int(lm.features["sr"])), lm, output=MODEL_FEATURES[self.kind],
+                              device=self.device, tuning=self.tuning, precision=self.precision)
+            if self.kind == "melody":
+                from .melody import melody_chroma
+
+                return melody_chroma(f.data, feature_rate=f.feature_rate)
+            return f.data
         from .featurize import audio_features
 
         return audio_features(self.path, kind=self.kind, feature_rate=self.feature_rate,
@@ -145,22 +158,30 @@ def collect_documents(paths: list[str | Path]) -> list[Path]:
 
 
 def match(queries: list[np.ndarray], docs: list[np.ndarray], *, transpose: bool = False,
-          device: str = D.DEVICE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          device: str = D.DEVICE, fused: list[tuple[list[np.ndarray], float]] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every query against every document: (cost, shift, end), each (n_queries, n_docs) — the
     best subsequence-DTW cost over the chroma shifts tried (all 12 with ``transpose``), the
-    shift (semitones added to the query) that gave it, and the document frame where it ends."""
+    shift (semitones added to the query) that gave it, and the document frame where it ends.
+    ``fused``: (the same documents' other features, weight) pairs: the cost is then the weighted
+    sum of each feature's cost at the same shift (``docs`` with weight 1 minus the others'), the
+    end that of ``docs``."""
     from .dtw import match_queries  # numba: imported when there is work
 
     shifts = list(range(D.N_CHROMA)) if transpose else [0]
     expanded = [np.roll(q, s, axis=0) for q in queries for s in shifts]
-    if device == "cpu":
-        cost, end = match_queries(expanded, docs)
-    else:
-        from .dtw_torch import match_queries_torch
 
-        cost, end = match_queries_torch(expanded, docs, device=device)
-    cost = cost.reshape(len(queries), len(shifts), len(docs))
-    end = end.reshape(len(queries), len(shifts), len(docs))
+    def costs(features: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        if device == "cpu":
+            c, e = match_queries(expanded, features)
+        else:
+            from .dtw_torch import match_queries_torch
+
+            c, e = match_queries_torch(expanded, features, device=device)
+        return c.reshape(len(queries), len(shifts), len(docs)), e.reshape(len(queries), len(shifts), len(docs))
+
+    cost, end = costs(docs)
+    if fused:
+        cost = cost * (1.0 - sum(w for _, w in fused)) + sum(w * costs(other)[0] for other, w in fused)
     best = np.argmin(cost, axis=1)  # (n_queries, n_docs)
     pick = lambda a: np.take_along_axis(a, best[:, None, :], axis=1)[:, 0]  # noqa: E731
     return pick(cost), np.asarray(shifts)[best], pick(end)
@@ -179,7 +200,8 @@ def hit(query: tuple[str, np.ndarray], doc: tuple[str, np.ndarray], *, rank: int
 
 def rank(queries: list[tuple[str, np.ndarray]], docs: list[tuple[str, np.ndarray]], *,
          top: int = D.RETRIEVE_TOP_K, transpose: bool = False,
-         feature_rate: float = D.FEATURE_RATE, device: str = D.DEVICE) -> list[Hit]:
+         feature_rate: float = D.FEATURE_RATE, device: str = D.DEVICE,
+         fused: list[tuple[list[np.ndarray], float]] = ()) -> list[Hit]:
     """Rank documents for each query by subsequence-DTW cost.
 
     Parameters
@@ -188,6 +210,7 @@ def rank(queries: list[tuple[str, np.ndarray]], docs: list[tuple[str, np.ndarray
     docs : (name, features (12, M)) pairs
     transpose : also try the 11 other chroma shifts of each query and keep each document's best;
         a hit's ``transposition`` is the shift (semitones, -5..6) to add to the query to match
+    fused : other features of the same documents with the weights of their costs (:func:`match`)
 
     Returns
     -------
@@ -197,7 +220,8 @@ def rank(queries: list[tuple[str, np.ndarray]], docs: list[tuple[str, np.ndarray
         raise ParameterError(f"top must be at least 1, got {top}")
     if not docs:
         raise ChromatoolError("empty database: no documents could be read")
-    cost, shift, end = match([q for _, q in queries], [x for _, x in docs], transpose=transpose, device=device)
+    cost, shift, end = match([q for _, q in queries], [x for _, x in docs], transpose=transpose, device=device,
+                             fused=fused)
     hits = []
     for qi, query in enumerate(queries):
         order = np.argsort(cost[qi], kind="stable")[:top]
@@ -248,12 +272,14 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
     """
     if features not in RETRIEVAL_FEATURES:
         raise ParameterError(f"features={features!r} is unknown; choose one of {', '.join(RETRIEVAL_FEATURES)}")
-    if features in MODEL_FEATURES:
+    first = "deep" if features == "fused" else features  # ``model`` is the fused features' deep chroma's
+    if first in MODEL_FEATURES:
         from .deep import cached_model
 
-        lm = cached_model(model, device, MODEL_FEATURES[features])
-        if (lm.arch == "embedding") != (features == "embedding") or lm.arch == "multipitch":
-            raise ParameterError(f"features={features!r} needs {'an embedding' if features == 'embedding' else 'a chroma'} "
+        lm = cached_model(model, device, MODEL_FEATURES[first])
+        want = {"embedding": "embedding", "melody": "multipitch"}.get(first, "ctc-chroma")
+        if not (lm.arch == want if want != "ctc-chroma" else lm.arch not in ("embedding", "multipitch")):
+            raise ParameterError(f"features={features!r} needs {'a ' + want if want != 'ctc-chroma' else 'a chroma'} "
                                  f"model; {lm.source} is {lm.arch}")
         if features == "embedding" and transpose:
             raise ParameterError("transpose=True goes with chroma features, not features='embedding'")
@@ -264,7 +290,7 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
                                  f"use feature_rate={lm.features['feature_rate']:g} with features={features!r}")
         model = lm.source
     elif model is not None:
-        raise ParameterError("model goes with features='deep' or 'embedding'")
+        raise ParameterError("model goes with features='deep', 'melody', 'fused' or 'embedding'")
     feature_rate = D.FEATURE_RATE if feature_rate is None else feature_rate
     if features == "embedding":  # audio queries, embedded as the documents are
         qfiles = collect_documents(query_paths)
@@ -282,23 +308,27 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
         qfiles = collect_queries(query_paths)
         queries = [(str(p), query_chroma(p, feature_rate=feature_rate)) for p in qfiles]
     dfiles = collect_documents(doc_paths)
-    results = document_features(dfiles, kind=features, feature_rate=feature_rate, device=device,
-                                cache_root=cache_root, jobs=jobs, model=model, on_done=on_done,
-                                tuning=tuning, precision=precision)
-    docs, skipped = [], []
+    parts = list(FUSED_PARTS) if features == "fused" else [features]
+    results = [document_features(dfiles, kind=kind, feature_rate=feature_rate, device=device, cache_root=cache_root,
+                                 jobs=jobs, model=model if kind == first else None, on_done=on_done,
+                                 tuning=tuning, precision=precision) for kind in parts]
+    docs, others, skipped = [], [[] for _ in parts[1:]], []
     n_hits = 0
-    for p, r in zip(dfiles, results):
-        if isinstance(r, ChromatoolError):
+    for p, *rs in zip(dfiles, *results):
+        failed = next((r for r in rs if isinstance(r, ChromatoolError)), None)
+        if failed is not None:
             if strict:
-                raise r
-            skipped.append((str(p), str(r)))
-        else:
-            if abs(r[0].feature_rate - feature_rate) > 1e-9:  # queries and documents share one rate
-                raise ParameterError(f"{p}: features at {r[0].feature_rate:g} Hz, queries at {feature_rate:g} Hz")
-            docs.append((str(p), r[0].data))
-            n_hits += int(r[1])
-    hits = rank(queries, docs, top=top, transpose=transpose, feature_rate=feature_rate,
-                device=device)
+                raise failed
+            skipped.append((str(p), str(failed)))
+            continue
+        if abs(rs[0][0].feature_rate - feature_rate) > 1e-9:  # queries and documents share one rate
+            raise ParameterError(f"{p}: features at {rs[0][0].feature_rate:g} Hz, queries at {feature_rate:g} Hz")
+        docs.append((str(p), rs[0][0].data))
+        for store, r in zip(others, rs[1:]):
+            store.append(r[0].data)
+        n_hits += all(r[1] for r in rs)  # a document from the cache: every feature it needs
+    hits = rank(queries, docs, top=top, transpose=transpose, feature_rate=feature_rate, device=device,
+                fused=[(store, FUSED_PARTS[kind]) for store, kind in zip(others, parts[1:])])
     return RetrievalResult(hits, skipped, len(dfiles), n_hits, len(docs) - n_hits, len(queries),
                            unmatched_documents(queries, docs, feature_rate=feature_rate))
 
