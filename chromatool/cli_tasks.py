@@ -57,7 +57,7 @@ def retrieve_cmd(
         chromatool retrieve themes/ archive.ctx --candidates 100   # an index (chromatool index build)
         chromatool retrieve excerpt.wav recordings/ --features embedding   # audio to audio
     """
-    from .retrieval import RETRIEVAL_FEATURES, feature_passes, retrieve
+    from .retrieval import RETRIEVAL_FEATURES, retrieve
 
     if files_from:
         from .io import read_file_list
@@ -84,7 +84,7 @@ def retrieve_cmd(
             _say(f"{res.n_docs} documents in the index, {res.n_queries} queries")
             return _print_hits(res.hits, fmt)
     doc_files = collect_documents(database)  # scanned once: the count sizes the progress bar
-    with progress_bar(len(doc_files) * feature_passes(features or D.RETRIEVE_FEATURES), "document features") as cb:
+    with progress_bar(len(doc_files), "document features") as cb:
         res = retrieve(queries, doc_files, features=features or D.RETRIEVE_FEATURES, top=top, transpose=transpose,
                        feature_rate=feature_rate, cache_root=str(cache) if cache else None,
                        device=dev, jobs=jobs, strict=strict, model=model, on_done=cb,

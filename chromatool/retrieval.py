@@ -15,10 +15,9 @@ import numpy as np
 
 from . import defaults as D
 from .audio import AUDIO_EXTENSIONS
-from .batch import Callback, map_items
-from .cache import FeatureCache
+from .batch import Callback
+from .doc_features import FUSED_PARTS, MODEL_FEATURES, DocFeatureTask, FusedDocTask, document_features  # noqa: F401
 from .errors import ChromatoolError, ParameterError
-from .features import Features
 from .io import collect_files
 from .score import SCORE_EXTENSIONS, read_score
 
@@ -26,15 +25,8 @@ from .score import SCORE_EXTENSIONS, read_score
 #: packaged one unless a model is given; ``melody``: the top line of a multipitch model's
 #: salience, :mod:`chromatool.melody`; ``fused``: both, their DTW costs mixed).
 RETRIEVAL_FEATURES: tuple[str, ...] = ("chroma", "cens", "stft-chroma", "deep", "melody", "fused", "embedding")
-#: Features computed by a model, and the model output each is.
-MODEL_FEATURES: dict[str, str] = {"deep": "chroma", "melody": "pitch", "embedding": "embedding"}
-#: The features ``fused`` matches, each with the weight of its DTW cost.
-FUSED_PARTS: dict[str, float] = {"deep": 1.0 - D.FUSED_MELODY_WEIGHT, "melody": D.FUSED_MELODY_WEIGHT}
 
 
-def feature_passes(features: str) -> int:
-    """How many features each document gets for ``features`` (a progress bar's steps per file)."""
-    return len(FUSED_PARTS) if features == "fused" else 1
 
 
 @dataclass(frozen=True)
@@ -68,79 +60,6 @@ def query_chroma(path: str | Path, *, feature_rate: float = D.FEATURE_RATE) -> n
     """Binary chroma (12, N) of a theme at its own tempo."""
     notes = read_score(path)
     return notes.chroma(feature_rate=feature_rate)
-
-
-@dataclass(frozen=True)
-class DocFeatureTask:
-    path: Path
-    kind: str
-    feature_rate: float
-    device: str
-    cache_root: str | None
-    model: str | None = None  # deep: the model file
-    model_digest: str | None = None  # deep: its content hash, part of the cache key
-    tuning: str | float = D.TUNING
-    precision: str = D.INFERENCE_PRECISION  # deep chroma: the network's arithmetic
-
-    def params(self) -> dict:
-        from .features import FEATURES_VERSION
-
-        extra = {"model": self.model_digest} if self.kind in MODEL_FEATURES else {}
-        if self.kind in ("deep", "melody"):
-            from .device import resolve_precision
-
-            extra["precision"] = resolve_precision(self.precision, self.device)
-        return {"kind": self.kind, "feature_rate": self.feature_rate, "sr": D.SAMPLE_RATE,
-                "version": FEATURES_VERSION, "tuning": self.tuning, **extra}
-
-    def compute(self) -> np.ndarray:
-        from .audio import load_audio
-
-        if self.kind in MODEL_FEATURES:
-            from .deep import cached_model, deep_features
-
-            lm = cached_model(self.model, self.device, MODEL_FEATURES[self.kind])
-            f = deep_features(load_audio(self.path, sr=int(lm.features["sr"])), lm, output=MODEL_FEATURES[self.kind],
-                              device=self.device, tuning=self.tuning, precision=self.precision)
-            if self.kind == "melody":
-                from .melody import melody_chroma
-
-                return melody_chroma(f.data, feature_rate=f.feature_rate)
-            return f.data
-        from .featurize import audio_features
-
-        return audio_features(self.path, kind=self.kind, feature_rate=self.feature_rate,
-                              device=self.device, tuning=self.tuning).data
-
-    def __call__(self) -> tuple[Features, bool]:
-        """The document's features with their rate (the rate is part of the cache key), and
-        whether they came from the cache."""
-        cache = FeatureCache(self.cache_root)
-        params = self.params()
-        data = cache.get(self.path, params, self.compute)
-        return Features(data, self.feature_rate, self.kind, params), cache.hits > 0
-
-
-def _run(task: DocFeatureTask):
-    return task()
-
-
-def document_features(paths: list[Path], *, kind: str, feature_rate: float = D.FEATURE_RATE,
-                      device: str = D.DEVICE, cache_root: str | None = None, jobs: int = 1,
-                      model: str | None = None, on_done: Callback | None = None,
-                      tuning: str | float = D.TUNING, scheduler: str | None = None,
-                      precision: str = D.INFERENCE_PRECISION) -> list:
-    """(Features, from the cache?) of each document, or the ``ChromatoolError`` it failed with
-    (computed on ``jobs`` processes, or on the Dask cluster at ``scheduler``)."""
-    digest = None
-    if kind in MODEL_FEATURES:
-        from .deep import model_digest
-
-        digest = model_digest(model, MODEL_FEATURES[kind])  # once, not per document
-    tasks = [DocFeatureTask(p, kind, feature_rate, device, cache_root, model, digest, tuning, precision) for p in paths]
-    if device != "cpu":
-        jobs = 1
-    return map_items(_run, tasks, jobs=jobs, on_done=on_done, scheduler=scheduler)
 
 
 def collect_queries(paths: list[str | Path]) -> list[Path]:
@@ -309,18 +228,17 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
         queries = [(str(p), query_chroma(p, feature_rate=feature_rate)) for p in qfiles]
     dfiles = collect_documents(doc_paths)
     parts = list(FUSED_PARTS) if features == "fused" else [features]
-    results = [document_features(dfiles, kind=kind, feature_rate=feature_rate, device=device, cache_root=cache_root,
-                                 jobs=jobs, model=model if kind == first else None, on_done=on_done,
-                                 tuning=tuning, precision=precision) for kind in parts]
+    results = document_features(dfiles, kind=features, feature_rate=feature_rate, device=device, cache_root=cache_root,
+                                jobs=jobs, model=model, on_done=on_done, tuning=tuning, precision=precision)
     docs, others, skipped = [], [[] for _ in parts[1:]], []
     n_hits = 0
-    for p, *rs in zip(dfiles, *results):
-        failed = next((r for r in rs if isinstance(r, ChromatoolError)), None)
-        if failed is not None:
+    for p, rs in zip(dfiles, results):
+        if isinstance(rs, ChromatoolError):
             if strict:
-                raise failed
-            skipped.append((str(p), str(failed)))
+                raise rs
+            skipped.append((str(p), str(rs)))
             continue
+        rs = rs if features == "fused" else [rs]
         if abs(rs[0][0].feature_rate - feature_rate) > 1e-9:  # queries and documents share one rate
             raise ParameterError(f"{p}: features at {rs[0][0].feature_rate:g} Hz, queries at {feature_rate:g} Hz")
         docs.append((str(p), rs[0][0].data))

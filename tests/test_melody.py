@@ -33,14 +33,15 @@ def test_melody_chroma_takes_the_highest_note_and_holds_it():
 
 def test_fused_costs_are_the_weighted_costs_of_deep_and_melody(real, tmp_path):
     """--features fused: each document's cost is 0.7 x the deep chroma's + 0.3 x the melody
-    chroma's (no transposition), and it finds the Musopen recordings of the real themes."""
+    chroma's (no transposition; the two computed from one HCQT give the features computed
+    apart), and it finds the Musopen recordings of the real themes."""
     pytest.importorskip("torch")
     from chromatool.retrieval import FUSED_PARTS, retrieve
 
     themes = [real / "mtd_themes" / t for t in THEMES]
     cost = {}
-    for kind in ("deep", "melody", "fused"):
-        res = retrieve(themes, [real / "musopen"], features=kind, top=2, cache_root=str(tmp_path))
+    for kind in ("deep", "melody", "fused"):  # fused in a cache of its own: one HCQT for both networks
+        res = retrieve(themes, [real / "musopen"], features=kind, top=2, cache_root=str(tmp_path / kind))
         cost[kind] = {(Path(h.query).name, Path(h.doc).name): h.cost for h in res.hits}
     assert set(cost["fused"]) == set(cost["deep"]) == set(cost["melody"])
     for key, c in cost["fused"].items():
@@ -49,7 +50,7 @@ def test_fused_costs_are_the_weighted_costs_of_deep_and_melody(real, tmp_path):
     best = {q: min((c, d) for (qq, d), c in cost["fused"].items() if qq == q)[1] for q, _ in cost["fused"]}
     assert best[THEMES[0]] == "Beethoven_Op067-01_DavidHighSchool.wav"
     assert best[THEMES[1]] == "Beethoven_Op002-2-01_Pitman.wav"
-    again = retrieve(themes, [real / "musopen"], features="fused", top=2, cache_root=str(tmp_path))
+    again = retrieve(themes, [real / "musopen"], features="fused", top=2, cache_root=str(tmp_path / "fused"))
     assert again.cache_hits == 2 and again.cache_misses == 0  # both features cached per document
 
 
