@@ -46,7 +46,7 @@ RETRIEVE_TOP_K: int = 10
 #: chroma's, 0.711 / 0.701 / 0.919 / 0.843 against the deep chroma's 0.709 / 0.677 / 0.886 / 0.844
 #: (Monteverdi renders, the same with vibrato, Beethoven renders, ASAP piano performances), CQT
 #: chroma 0.602 / 0.612 / 0.788 / 0.763, STFT chroma 0.556 / 0.560 / 0.798 / 0.797; all three MTD
-#: themes first among the real recordings.
+#: themes first among the real recordings. On a fifth set rendered after the choice: 0.694 / 0.693.
 RETRIEVE_FEATURES: str = "fused"
 #: ``retrieve --features fused``: the weight of the melody chroma's DTW cost beside the deep
 #: chroma's (chromatool.melody; docs/retrieval.md, session 31).
