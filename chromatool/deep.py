@@ -295,11 +295,7 @@ def deep_features(y: np.ndarray | None, lm: LoadedModel, *, output: str = D.DEEP
         act, precision = frame_embeddings(lm.model, model_input(H, lm.features), device=device), "float32"
     else:
         ref = log_reference(float(H.max())) if H.size else 0.0
-        asked, precision = precision, resolve_precision(precision, device)
-        if precision == "int8" and asked == "auto":
-            from .int8 import runs
-
-            precision = "int8" if runs(lm.model) else "float32"
+        precision = resolve_precision(precision, device, lm.model)
         act = network_output(lm, H, device=device, magnitude_ref=ref, precision=precision).T  # (n_outputs, N)
     if output == "chroma":
         if arch == "ctc-chroma":

@@ -36,9 +36,10 @@ def resolve_device(name: str = "auto") -> str:
     return "cuda" if has_cuda else "cpu"
 
 
-def resolve_precision(name: str = D.INFERENCE_PRECISION, device: str = "cpu") -> str:
+def resolve_precision(name: str = D.INFERENCE_PRECISION, device: str = "cpu", model=None) -> str:
     """"auto" → "bfloat16" on a CPU with bfloat16 units (AVX512-BF16 or AMX tiles), else
-    "int8" on one with VNNI units (:mod:`chromatool.int8`), else "float32"; the others as given."""
+    "int8" on one with VNNI units (:mod:`chromatool.int8`) where it runs ``model`` (when given),
+    else "float32"; the others as given."""
     if name not in D.INFERENCE_PRECISIONS:
         raise ParameterError(f"unknown precision {name!r}; choose one of {', '.join(D.INFERENCE_PRECISIONS)}")
     if name == "int8" and device != "cpu":
@@ -53,9 +54,9 @@ def resolve_precision(name: str = D.INFERENCE_PRECISION, device: str = "cpu") ->
     fast = any(getattr(cpu, f, lambda: False)() for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
     if fast:
         return "bfloat16"
-    from .int8 import supported
+    from .int8 import runs, supported
 
-    return "int8" if supported() else "float32"
+    return "int8" if supported() and (model is None or runs(model)) else "float32"
 
 
 def seed_everything(seed: int, device: str = "cpu") -> None:

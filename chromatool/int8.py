@@ -132,15 +132,15 @@ class Int8Network:
 
         self.model = model
         if isinstance(model, CTCChroma):
-            self.layers = [_same(layer) for layer in (*model.convs, model.distribute)]
+            self.layers = [(_same(layer), False) for layer in (*model.convs, model.distribute)]
         elif isinstance(model, MultiPitch) and model.config.arch == "multipitch":
             k = model.config.bins_per_semitone
             binning = model.binning[1]
             # ZeroPad2d((k - 1, 0, 1, 1)) then stride k: padding (1, k - 1) on both sides gives
             # the same windows (the right one never completes a window)
-            self.layers = [_same(model.prefilter),
-                           QuantizedConv(binning.weight, binning.bias, padding=(1, k - 1), stride=binning.stride),
-                           _same(model.time)]
+            self.layers = [(_same(model.prefilter), False),  # (layer, 3-frame max pooling of its input)
+                           (QuantizedConv(binning.weight, binning.bias, padding=(1, k - 1), stride=binning.stride), True),
+                           (_same(model.time), False)]
         else:
             raise ModelError(f"int8 inference runs ctc-chroma and multipitch networks, not {model.config.arch}")
 
@@ -150,9 +150,9 @@ class Int8Network:
         m = self.model
         slope = m.config.negative_slope
         x = x.contiguous(memory_format=torch.channels_last)
-        for i, layer in enumerate(self.layers):
+        for layer, pooled in self.layers:
             q, scale, zero = quantize_input(x)
-            if i == 1 and not isinstance(m, CTCChroma):  # the multi-pitch 3-frame max pooling
+            if pooled:  # on the codes: quantisation is monotone
                 q = fast_conv.max_over_3_frames(q)
             x = F.leaky_relu_(layer(q, scale, zero), slope)
         if isinstance(m, CTCChroma):

@@ -196,10 +196,9 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
         from .deep import cached_model
 
         lm = cached_model(model, device, MODEL_FEATURES[first])
-        want = {"embedding": "embedding", "melody": "multipitch"}.get(first, "ctc-chroma")
-        if not (lm.arch == want if want != "ctc-chroma" else lm.arch not in ("embedding", "multipitch")):
-            raise ParameterError(f"features={features!r} needs {'a ' + want if want != 'ctc-chroma' else 'a chroma'} "
-                                 f"model; {lm.source} is {lm.arch}")
+        needs = {"embedding": "embedding", "melody": "multipitch"}.get(first)  # deep: any chroma model
+        if lm.arch != needs if needs else lm.arch in ("embedding", "multipitch"):
+            raise ParameterError(f"features={features!r} needs a {needs or 'chroma'} model; {lm.source} is {lm.arch}")
         if features == "embedding" and transpose:
             raise ParameterError("transpose=True goes with chroma features, not features='embedding'")
         if feature_rate is None:

@@ -47,8 +47,10 @@ def test_int8_refuses_what_it_does_not_run():
     from chromatool.device import resolve_precision
     from chromatool.models import MultiPitch, MultiPitchConfig
 
+    pitchclass = MultiPitch(MultiPitchConfig(arch="pitchclass"))
     with pytest.raises(ModelError, match="pitchclass"):
-        int8.Int8Network(MultiPitch(MultiPitchConfig(arch="pitchclass")))
+        int8.Int8Network(pitchclass)
+    assert resolve_precision("auto", "cpu", pitchclass) != "int8"  # auto falls back for it
     with pytest.raises(ParameterError, match="CPU only"):
         resolve_precision("int8", "cuda")
     assert resolve_precision("auto", "cpu") in D.INFERENCE_PRECISIONS
