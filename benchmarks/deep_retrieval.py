@@ -171,7 +171,8 @@ def main() -> None:
     ap.add_argument("--precision", action="append", default=[],
                     help="the deep rows' arithmetic (repeatable: each deep row once per value; default auto)")
     ap.add_argument("--fused", action="store_true",
-                    help="also the melody chroma and, for each deep model, the fused features (retrieve --features fused)")
+                    help="also the melody chroma and the fused features (retrieve --features fused: its packaged "
+                         "models, and each model given in place of its two deep chromas)")
     ap.add_argument("--models-only", action="store_true",
                     help="skip the hand-made and the authors' rows (quick checks during training)")
     args = ap.parse_args()
@@ -184,8 +185,9 @@ def main() -> None:
     runs = [] if args.models_only else [("CQT chroma (hand-made)", "chroma", None, "auto"),
                                         ("STFT chroma (hand-made)", "stft-chroma", None, "auto")]
     deep = [(f"ctc-chroma {Path(m).name}", m) for m in args.model]
-    if not args.model and "ctc-chroma" in packaged_models():
-        deep.append(("ctc-chroma (packaged)", None))
+    if not args.model:
+        deep += [(f"{name} (packaged)", None if name == "ctc-chroma" else name)
+                 for name in ("ctc-chroma", "ctc-chroma-large") if name in packaged_models()]
     peer = None if args.models_only else peer_checkpoint(tmp)
     if peer is not None:
         deep.append(("authors' weights (Zalkow 2020 v1)", str(peer)))
@@ -193,7 +195,8 @@ def main() -> None:
     runs += [(label + (f" {p}" if len(precisions) > 1 else ""), "deep", m, p) for label, m in deep for p in precisions]
     if args.fused:
         runs.append(("melody chroma (packaged multipitch)", "melody", None, "auto"))
-        runs += [(f"fused: {label} + melody", "fused", m, "auto") for label, m in deep]
+        runs += [("fused: ctc-chroma + ctc-chroma-large + melody" if m is None else f"fused: {label} + melody",
+                  "fused", m, "auto") for label, m in deep if m != "ctc-chroma-large"]  # a model replaces both
     rows, docs = set_documents(args)
     if not args.real_only:
         evaluate_set(args, rows, docs, runs)

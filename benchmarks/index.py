@@ -30,7 +30,7 @@ from chromatool import defaults as D
 FR = D.FEATURE_RATE
 DOC_FRAMES = int(6 * 60 * FR)
 
-#: An index holds one feature (retrieve's default, "fused", is two): the deep chroma.
+#: An index holds one feature (retrieve's default, "fused", is three): the deep chroma.
 FEATURES = "deep"
 
 

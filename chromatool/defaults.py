@@ -42,15 +42,18 @@ ALIGN_FEATURE_RATE: float = 50.0
 RETRIEVE_TOP_K: int = 10
 #: The features retrieve matches by default: the best on validation, on ensembles and on piano,
 #: of those that put every real theme in ../shared/data first (benchmarks/deep_retrieval.py,
-#: MRR; docs/retrieval.md). Session 31: "fused", the deep chroma's DTW cost mixed with the melody
-#: chroma's, 0.711 / 0.701 / 0.919 / 0.843 against the deep chroma's 0.709 / 0.677 / 0.886 / 0.844
-#: (Monteverdi renders, the same with vibrato, Beethoven renders, ASAP piano performances), CQT
-#: chroma 0.602 / 0.612 / 0.788 / 0.763, STFT chroma 0.556 / 0.560 / 0.798 / 0.797; all three MTD
-#: themes first among the real recordings. On a fifth set rendered after the choice: 0.694 / 0.693.
+#: MRR; docs/retrieval.md). Session 32: "fused", the DTW costs of two deep chromas and the
+#: melody chroma mixed (FUSED_PARTS): 0.761 / 0.747 / 0.930 / 0.843 on the Monteverdi renders,
+#: the same with vibrato, Beethoven renders and ASAP piano performances, where session 31's
+#: fused (one deep chroma 0.7 + melody 0.3) gave 0.711 / 0.701 / 0.919 / 0.843 and the deep
+#: chroma alone 0.709 / 0.677 / 0.886 / 0.844; all three MTD themes first among the real recordings.
+#: On fresh32, rendered after the choice: 0.758 (session 31's fused 0.720, the authors' weights 0.700).
 RETRIEVE_FEATURES: str = "fused"
-#: ``retrieve --features fused``: the weight of the melody chroma's DTW cost beside the deep
-#: chroma's (chromatool.melody; docs/retrieval.md, session 31).
-FUSED_MELODY_WEIGHT: float = 0.3
+#: ``retrieve --features fused``: (kind, packaged model, weight) of each feature whose
+#: subsequence-DTW cost it mixes at one transposition; the weights sum to 1 (session 32:
+#: chosen from melody weights 0.3 / 0.2 on the four validation sets above; docs/retrieval.md).
+FUSED_PARTS: tuple[tuple[str, str, float], ...] = (
+    ("deep", "ctc-chroma", 0.4), ("deep", "ctc-chroma-large", 0.4), ("melody", "multipitch", 0.2))
 #: How long the melody chroma holds a top-line note past its salience (seconds).
 MELODY_HOLD_SECONDS: float = 0.2
 #: The features a theme index holds by default: hand-made, so that an archive of thousands of

@@ -1,5 +1,5 @@
 """Each recording's features for retrieval, through the feature cache: one task per recording
-(``fused``: one per recording for both of its features, the HCQT computed once)."""
+(``fused``: one per recording for all of its features, the HCQT computed once)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,19 @@ from .features import Features
 
 #: Features computed by a model, and the model output each is.
 MODEL_FEATURES: dict[str, str] = {"deep": "chroma", "melody": "pitch", "embedding": "embedding"}
-#: The features ``fused`` matches, each with the weight of its DTW cost.
-FUSED_PARTS: dict[str, float] = {"deep": 1.0 - D.FUSED_MELODY_WEIGHT, "melody": D.FUSED_MELODY_WEIGHT}
+
+
+def fused_parts(model: str | None = None) -> list[tuple[str, str, float]]:
+    """(kind, model, weight) of each feature ``fused`` matches: ``defaults.FUSED_PARTS``, or
+    with ``model`` (a chroma model) that one model in place of the deep chromas, at their weight.
+
+    >>> [(k, w) for k, _, w in fused_parts("my.pt")]
+    [('deep', 0.8), ('melody', 0.2)]
+    """
+    if model is None:
+        return list(D.FUSED_PARTS)
+    deep = [p for p in D.FUSED_PARTS if p[0] == "deep"]
+    return [("deep", model, sum(w for *_, w in deep))] + [p for p in D.FUSED_PARTS if p[0] != "deep"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,7 @@ class DocFeatureTask:
 
     def compute(self, shared: dict | None = None) -> np.ndarray:
         """The features; ``shared`` (a dict) keeps the network input for the next model that
-        reads the same HCQT (``fused``: the deep chroma's and the melody's networks)."""
+        reads the same HCQT (``fused``: the deep chromas' and the melody's networks)."""
         from .audio import load_audio
 
         if self.kind in MODEL_FEATURES:
@@ -84,7 +95,7 @@ class DocFeatureTask:
 
 @dataclass(frozen=True)
 class FusedDocTask:
-    """The ``FUSED_PARTS`` features of one document, the HCQT computed once for both networks."""
+    """The :func:`fused_parts` features of one document, the HCQT computed once for all networks."""
 
     tasks: tuple[DocFeatureTask, ...]
 
@@ -104,16 +115,17 @@ def document_features(paths: list[Path], *, kind: str, feature_rate: float = D.F
                       precision: str = D.INFERENCE_PRECISION) -> list:
     """(Features, from the cache?) of each document, or the ``ChromatoolError`` it failed with
     (computed on ``jobs`` processes, or on the Dask cluster at ``scheduler``); for ``fused`` a
-    list of those pairs, one per ``FUSED_PARTS`` feature (``model``: the deep chroma's)."""
+    list of those pairs, one per :func:`fused_parts` feature (``model``: the deep chroma's)."""
     from .deep import model_digest
 
     def task(p: Path, k: str, m: str | None) -> DocFeatureTask:
-        digest = digests.setdefault(k, model_digest(m, MODEL_FEATURES[k]) if k in MODEL_FEATURES else None)
-        return DocFeatureTask(p, k, feature_rate, device, cache_root, m, digest, tuning, precision)
+        if (k, m) not in digests:  # once per model, not per document
+            digests[k, m] = model_digest(m, MODEL_FEATURES[k]) if k in MODEL_FEATURES else None
+        return DocFeatureTask(p, k, feature_rate, device, cache_root, m, digests[k, m], tuning, precision)
 
-    digests: dict[str, str | None] = {}  # once per kind, not per document
+    digests: dict[tuple[str, str | None], str | None] = {}
     if kind == "fused":
-        tasks = [FusedDocTask(tuple(task(p, k, model if k == "deep" else None) for k in FUSED_PARTS)) for p in paths]
+        tasks = [FusedDocTask(tuple(task(p, k, m) for k, m, _ in fused_parts(model))) for p in paths]
     else:
         tasks = [task(p, kind, model) for p in paths]
     if device != "cpu":

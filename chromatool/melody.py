@@ -5,8 +5,8 @@ and the multi-pitch salience folded to 12 classes also hold the accompaniment. T
 frame only the highest semitone whose salience reaches the threshold (the "skyline" of the
 transcription) gives a chroma of the top line instead, weighted by that salience and held over
 a few frames (a sung or played melody note outlasts its salience peak). ``retrieve --features
-melody`` matches it alone; ``--features fused`` (the default) adds its subsequence-DTW cost to
-the deep chroma's (``defaults.FUSED_MELODY_WEIGHT``).
+melody`` matches it alone; ``--features fused`` (the default) mixes its subsequence-DTW cost with
+the deep chromas' (``defaults.FUSED_PARTS``).
 
 >>> import numpy as np
 >>> salience = np.zeros((72, 4), np.float32)

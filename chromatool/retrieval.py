@@ -16,14 +16,15 @@ import numpy as np
 from . import defaults as D
 from .audio import AUDIO_EXTENSIONS
 from .batch import Callback
-from .doc_features import FUSED_PARTS, MODEL_FEATURES, DocFeatureTask, FusedDocTask, document_features  # noqa: F401
+from .doc_features import MODEL_FEATURES, DocFeatureTask, FusedDocTask, document_features, fused_parts  # noqa: F401
 from .errors import ChromatoolError, ParameterError
 from .io import collect_files
 from .score import SCORE_EXTENSIONS, read_score
 
 #: Document features ``retrieve`` can match against (``deep``: a ctc-chroma model's chroma, the
 #: packaged one unless a model is given; ``melody``: the top line of a multipitch model's
-#: salience, :mod:`chromatool.melody`; ``fused``: both, their DTW costs mixed).
+#: salience, :mod:`chromatool.melody`; ``fused``: the packaged deep chromas and the melody
+#: chroma, their DTW costs mixed, ``defaults.FUSED_PARTS``).
 RETRIEVAL_FEATURES: tuple[str, ...] = ("chroma", "cens", "stft-chroma", "deep", "melody", "fused", "embedding")
 
 
@@ -162,7 +163,7 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
     """Rank the recordings in ``doc_paths`` for each theme in ``query_paths``.
 
     ``model`` (with ``features="deep"``): a ctc-chroma model name or file; the packaged one
-    by default. Deep features come at the model's feature rate. ``features="embedding"``
+    by default (with ``features="fused"``: in place of the packaged deep chromas). Deep features come at the model's feature rate. ``features="embedding"``
     matches audio against audio: the queries are recordings (excerpts), embedded like the
     documents by an embedding model (default: the packaged cross-version one). ``tuning``:
     each recording's deviation from A440 in cents, or "auto" to estimate it per recording.
@@ -206,7 +207,7 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
         if abs(float(lm.features["feature_rate"]) - feature_rate) > 1e-9:
             raise ParameterError(f"the model works at {lm.features['feature_rate']:g} frames per second; "
                                  f"use feature_rate={lm.features['feature_rate']:g} with features={features!r}")
-        model = lm.source
+        model = lm.source if model is not None or features != "fused" else None  # fused: its own models
     elif model is not None:
         raise ParameterError("model goes with features='deep', 'melody', 'fused' or 'embedding'")
     feature_rate = D.FEATURE_RATE if feature_rate is None else feature_rate
@@ -226,7 +227,7 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
         qfiles = collect_queries(query_paths)
         queries = [(str(p), query_chroma(p, feature_rate=feature_rate)) for p in qfiles]
     dfiles = collect_documents(doc_paths)
-    parts = list(FUSED_PARTS) if features == "fused" else [features]
+    parts = fused_parts(model) if features == "fused" else [(features, model, 1.0)]
     results = document_features(dfiles, kind=features, feature_rate=feature_rate, device=device, cache_root=cache_root,
                                 jobs=jobs, model=model, on_done=on_done, tuning=tuning, precision=precision)
     docs, others, skipped = [], [[] for _ in parts[1:]], []
@@ -245,7 +246,7 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
             store.append(r[0].data)
         n_hits += all(r[1] for r in rs)  # a document from the cache: every feature it needs
     hits = rank(queries, docs, top=top, transpose=transpose, feature_rate=feature_rate, device=device,
-                fused=[(store, FUSED_PARTS[kind]) for store, kind in zip(others, parts[1:])])
+                fused=[(store, w) for store, (_, _, w) in zip(others, parts[1:])])
     return RetrievalResult(hits, skipped, len(dfiles), n_hits, len(docs) - n_hits, len(queries),
                            unmatched_documents(queries, docs, feature_rate=feature_rate))
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The packaged ctc-chroma.pt, multipitch.pt and onset-lag.npz from scratch: the stage scripts in the order the
+# The packaged ctc-chroma.pt, ctc-chroma-large.pt, multipitch.pt and onset-lag.npz from scratch: the stage scripts in the order the
 # shipped files were made (chromatool/weights/MODEL_CARD.md), each starting from the model the
-# stage before it shipped. About 17 hours on 2 CPU cores (every stage has a time limit; on a GPU
+# stage before it shipped. About 34 hours on 2 CPU cores (every stage has a time limit; on a GPU
 # pass --device cuda through the scripts' CHROMATOOL wrapper). Every stage resumes: the same
 # command continues a cut-off reproduction where it stopped.
 #
@@ -23,6 +23,9 @@
 #   8. multipitch stage 9 (vibrato renders, fresh piano) ....... train_multipitch_vibrato.sh ~1 h
 #      and stage 10 = stages 8 and 9 averaged (multipitch.pt) .. average_weights.py
 #   9. the alignment's onset-lag model (onset-lag.npz) ......... train_onset_lag.py      ~35 min
+#  10. the paper-size ctc-chroma (ctc-chroma-large.pt): its stages salience ... ce2 on the
+#      realistic renders, then ce73 and ctc73 on step 3's mix .... train_realistic.sh,
+#      train_paper_size.sh (both also train a paper-size multipitch, not shipped) ....  ~16 h
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-${TMPDIR:-/tmp}/chromatool-reproduce}
@@ -44,4 +47,7 @@ mkdir -p "$RUNS/mp-soup"
 "$PYTHON" scripts/train_onset_lag.py make "$WORK/onset-lag/solo" --items 90 --kinds solo --seed 8
 mkdir -p "$RUNS/onset-lag"
 "$PYTHON" scripts/train_onset_lag.py fit "$WORK/onset-lag/mix" "$WORK/onset-lag/solo" -o "$RUNS/onset-lag/onset-lag.npz"
-echo "reproduced: $RUNS/piano-ft/ctc3.pt (ctc-chroma.pt), $RUNS/mp-soup/multipitch.pt (multipitch.pt), $RUNS/onset-lag/onset-lag.npz"
+RUNS="$RUNS/realistic" bash scripts/train_realistic.sh "$WORK/realistic"
+REALISTIC="$RUNS/realistic" bash scripts/train_paper_size.sh "$WORK/cv" "$WORK/piano-ft" "$RUNS/paper-size"
+echo "reproduced: $RUNS/piano-ft/ctc3.pt (ctc-chroma.pt), $RUNS/paper-size/ctc73.pt (ctc-chroma-large.pt)," \
+     "$RUNS/mp-soup/multipitch.pt (multipitch.pt), $RUNS/onset-lag/onset-lag.npz"

@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-${TMPDIR:-/tmp}/chromatool-realistic}
 CT=${CHROMATOOL:-.venv/bin/chromatool}
-RUNS=runs/realistic
+RUNS=${RUNS:-runs/realistic}  # env RUNS: another run folder (a reproduction from scratch)
 TRAIN_COMPOSERS=bach,palestrina,trecento,josquin,cpebach,corelli,handel,ciconia,luca,lusitano,essenFolksong,oneills1850,airdsAirs
 COMMON="--seed 0 --threads 2 --cache $WORK/cache --steps-per-epoch 100 --patience 3 --max-halvings 3"
 mkdir -p "$RUNS"

@@ -456,7 +456,8 @@ def test_packaged_models_are_installed():
     from chromatool.deep import DEFAULT_MODELS, load_model, packaged_models
 
     shipped = packaged_models()
-    assert set(DEFAULT_MODELS.values()) <= set(shipped)
+    assert set(DEFAULT_MODELS.values()) | {m for _, m, _ in D.FUSED_PARTS} <= set(shipped)
+    assert load_model("ctc-chroma-large").training["parameters"] > 70_000  # the paper's size
     for output in ("chroma", "pitch"):
         lm = load_model(None, output=output)
         assert lm.training["epochs"] >= 1 and lm.features["feature_rate"] == D.FEATURE_RATE

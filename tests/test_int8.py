@@ -64,8 +64,8 @@ def test_packaged_models_in_int8_follow_float32():
     from chromatool.deep import deep_features, load_model
 
     y = load_audio(need(OP67))
-    for output in ("chroma", "pitch"):
-        lm = load_model(None, output=output)
+    for output, name in (("chroma", None), ("chroma", "ctc-chroma-large"), ("pitch", None)):
+        lm = load_model(name, output=output)
         f32, i8 = (deep_features(y, lm, output=output, precision=p, tuning=0) for p in ("float32", "int8"))
         assert i8.params["precision"] == "int8" and f32.data.shape == i8.data.shape
         if output == "chroma":

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from chromatool import defaults as D
 from chromatool.cli import app
 from chromatool.errors import ParameterError
 from chromatool.melody import melody_chroma
@@ -31,27 +30,30 @@ def test_melody_chroma_takes_the_highest_note_and_holds_it():
         melody_chroma(S, hold_seconds=-1)
 
 
-def test_fused_costs_are_the_weighted_costs_of_deep_and_melody(real, tmp_path):
-    """--features fused: each document's cost is 0.7 x the deep chroma's + 0.3 x the melody
-    chroma's (no transposition; the two computed from one HCQT give the features computed
-    apart), and it finds the Musopen recordings of the real themes."""
+def test_fused_costs_are_the_weighted_costs_of_its_parts(real, tmp_path):
+    """--features fused: each document's cost is the weighted sum of the costs of the two deep
+    chromas and the melody chroma (no transposition; computed from one HCQT they give the
+    features computed apart), and it finds the Musopen recordings of the real themes."""
     pytest.importorskip("torch")
-    from chromatool.retrieval import FUSED_PARTS, retrieve
+    from chromatool.retrieval import fused_parts, retrieve
 
     themes = [real / "mtd_themes" / t for t in THEMES]
+    parts = fused_parts()
+    assert [k for k, _, _ in parts] == ["deep", "deep", "melody"] and sum(w for *_, w in parts) == pytest.approx(1)
     cost = {}
-    for kind in ("deep", "melody", "fused"):  # fused in a cache of its own: one HCQT for both networks
-        res = retrieve(themes, [real / "musopen"], features=kind, top=2, cache_root=str(tmp_path / kind))
-        cost[kind] = {(Path(h.query).name, Path(h.doc).name): h.cost for h in res.hits}
-    assert set(cost["fused"]) == set(cost["deep"]) == set(cost["melody"])
-    for key, c in cost["fused"].items():
-        assert c == pytest.approx(sum(w * cost[k][key] for k, w in FUSED_PARTS.items()), abs=1e-5)
-    assert FUSED_PARTS["melody"] == D.FUSED_MELODY_WEIGHT
-    best = {q: min((c, d) for (qq, d), c in cost["fused"].items() if qq == q)[1] for q, _ in cost["fused"]}
+    for kind, model, _ in parts + [("fused", None, 0)]:  # fused in a cache of its own: one HCQT for all
+        res = retrieve(themes, [real / "musopen"], features=kind, model=model, top=2, cache_root=str(tmp_path / kind))
+        cost[kind, model] = {(Path(h.query).name, Path(h.doc).name): h.cost for h in res.hits}
+    fused = cost["fused", None]
+    assert all(set(c) == set(fused) for c in cost.values())
+    for key, c in fused.items():
+        assert c == pytest.approx(sum(w * cost[k, m][key] for k, m, w in parts), abs=1e-5)
+    assert [(k, w) for k, _, w in fused_parts("my.pt")] == [("deep", pytest.approx(0.8)), ("melody", 0.2)]
+    best = {q: min((c, d) for (qq, d), c in fused.items() if qq == q)[1] for q, _ in fused}
     assert best[THEMES[0]] == "Beethoven_Op067-01_DavidHighSchool.wav"
     assert best[THEMES[1]] == "Beethoven_Op002-2-01_Pitman.wav"
     again = retrieve(themes, [real / "musopen"], features="fused", top=2, cache_root=str(tmp_path / "fused"))
-    assert again.cache_hits == 2 and again.cache_misses == 0  # both features cached per document
+    assert again.cache_hits == 2 and again.cache_misses == 0  # all three features cached per document
 
 
 def test_fused_and_melody_name_the_model_they_need(real, tmp_path):
