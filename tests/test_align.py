@@ -245,6 +245,35 @@ def test_refinement_looks_again_where_the_path_strayed(tmp_path):
     np.testing.assert_allclose(on, truth, atol=0.02)
     assert anchors.shape == (2, 4)
 
+def test_a_chord_after_its_bass_is_placed_at_its_notes_median(tmp_path, monkeypatch):
+    """A pianist's bass 0.12 s before the three notes above it: the loud bass is the group's
+    strongest rise, but the group (and the beat on it) goes to the median of its notes' onsets,
+    where ASAP's annotations put it; a chord played together stays where it is. Only where the
+    score says piano: an ensemble's parts differ in attack."""
+    from dataclasses import replace
+
+    from chromatool import refine
+    from chromatool.score import read_score
+
+    path = tmp_path / "notes.csv"
+    path.write_text("Start;Duration;Pitch\n" + "".join(f"{s};0.8;{p}\n" for s in (0.0, 1.0) for p in (36, 60, 64, 67)))
+    unknown = read_score(path)  # a note list: no instruments
+    notes = replace(unknown, program=np.zeros(len(unknown), int))  # a piano
+    fr = 50.0
+    C = np.zeros((216, 150), np.float32)
+    for p, t, amp in [(36, 0.4, 3.0), (60, 0.52, 1.0), (64, 0.52, 1.0), (67, 0.52, 1.0),
+                      *[(p, 1.5, 1.0) for p in (36, 60, 64, 67)]]:
+        C[(p - 24) * 3 + 1, int(round(t * fr)):int(round(t * fr)) + 20] = amp
+    path_times = np.repeat([0.42, 1.5], 4)
+    on, _ = refine.refine_onset_groups(notes, path_times, C, fr, lag=False)
+    np.testing.assert_allclose(on, np.repeat([0.52, 1.5], 4), atol=0.021)
+    on, _ = refine.refine_onset_groups(unknown, path_times, C, fr, lag=False)
+    assert abs(on[0] - 0.4) < 0.021  # not a piano score: the bass's rise
+    monkeypatch.setattr(refine, "SPREAD_SECONDS", 0)
+    on, _ = refine.refine_onset_groups(notes, path_times, C, fr, lag=False)
+    assert abs(on[0] - 0.4) < 0.021  # turned off: the bass's rise
+
+
 def test_dtw_features_tell_registers_apart_where_chroma_cannot():
     """A C2 and a C5 have the same chroma; the per-semitone part of the DTW features keeps them
     apart, at the weights PITCH_WEIGHTS gives (and not at all with weight 0)."""
