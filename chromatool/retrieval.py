@@ -163,8 +163,9 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
     """Rank the recordings in ``doc_paths`` for each theme in ``query_paths``.
 
     ``model`` (with ``features="deep"``): a ctc-chroma model name or file; the packaged one
-    by default (with ``features="fused"``: in place of the packaged deep chromas). Deep features come at the model's feature rate. ``features="embedding"``
-    matches audio against audio: the queries are recordings (excerpts), embedded like the
+    by default (with ``features="fused"``: in place of the packaged deep chromas). Deep
+    features come at the model's feature rate. ``features="embedding"`` matches audio against
+    audio: the queries are recordings (excerpts), embedded like the
     documents by an embedding model (default: the packaged cross-version one). ``tuning``:
     each recording's deviation from A440 in cents, or "auto" to estimate it per recording.
     ``precision``: the deep chroma network's arithmetic (see :func:`chromatool.deep.deep_features`).
@@ -207,7 +208,8 @@ def retrieve(query_paths: list[str | Path], doc_paths: list[str | Path], *,
         if abs(float(lm.features["feature_rate"]) - feature_rate) > 1e-9:
             raise ParameterError(f"the model works at {lm.features['feature_rate']:g} frames per second; "
                                  f"use feature_rate={lm.features['feature_rate']:g} with features={features!r}")
-        model = lm.source if model is not None or features != "fused" else None  # fused: its own models
+        if model is not None or features != "fused":  # fused without a model: its packaged parts
+            model = lm.source
     elif model is not None:
         raise ParameterError("model goes with features='deep', 'melody', 'fused' or 'embedding'")
     feature_rate = D.FEATURE_RATE if feature_rate is None else feature_rate
