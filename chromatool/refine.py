@@ -215,10 +215,12 @@ def _chord_centre(O: np.ndarray, pitches: np.ndarray, t: float, feature_rate: fl
     N = O.shape[1]
     k = int(round(t * feature_rate))
     end, ctx = min(N, k + int(round(SPREAD_SECONDS * feature_rate)) + 1), int(round(feature_rate))
+    if k + 2 >= end:  # at the recording's end: nothing after t to look at
+        return t
     times = []
     for q in np.unique(pitches[pitches >= SPREAD_MIN_PITCH]):
         idx, wts = partial_rows(np.array([q]), PARTIALS, O.shape[0])
-        if not idx.size or k + 2 >= end:
+        if not idx.size:
             continue
         floor = MIN_RELATIVE_STRENGTH * float((wts @ O[idx, max(0, k - ctx):min(N, k + ctx)]).max())
         here = float((wts @ O[idx, max(0, k - 1):k + 2]).max())
