@@ -46,6 +46,8 @@ warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", categor
 
 _LEVELS = 255  # u8 codes 0..255
 _WEIGHT_LEVELS = 127  # s8 codes -127..127
+#: Input channels of a layer oneDNN sums wrongly are padded to a multiple of this.
+CHANNEL_MULTIPLE = 32
 
 
 def supported() -> bool:
@@ -68,9 +70,17 @@ def quantize_input(x: torch.Tensor) -> tuple[torch.Tensor, float, int]:
 
 class QuantizedConv:
     """A convolution's weights as s8 codes per output channel; called on u8 codes, gives the
-    float32 output (bias added)."""
+    float32 output (bias added).
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, *, padding=(0, 0), stride=(1, 1)):
+    Built, it checks oneDNN's sums against exact ones on a small probe: on CPUs with AMX units
+    oneDNN 3.x gets some shapes wrong (measured: 16 or 24 input channels with a kernel 8 or 16
+    bins wide, as in the multi-pitch network's folded prefilter; the whole output off). Such a
+    layer then runs with its input channels padded with zeros to a multiple of
+    ``CHANNEL_MULTIPLE``, checked again; a layer still wrong raises ``ModelError`` (``auto``
+    precision then runs the network in float32)."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, *, padding=(0, 0), stride=(1, 1),
+                 channel_multiple: int = 1):
         w = weight.detach().float()
         self.w_scales = (w.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / _WEIGHT_LEVELS).double()
         codes = torch.round(w / self.w_scales.float()[:, None, None, None])
@@ -78,9 +88,37 @@ class QuantizedConv:
         self.w_zeros = torch.zeros(len(self.w_scales), dtype=torch.long)
         self.bias = None if bias is None else bias.detach().float()
         self.padding, self.stride = list(padding), list(stride)
+        self.in_channels = self.codes.shape[1]
+        self._pad_channels(channel_multiple)
+        if channel_multiple == 1 and supported() and not self.exact():
+            self._pad_channels(CHANNEL_MULTIPLE)
+            if not self.exact():
+                raise ModelError(f"oneDNN's 8-bit convolution gives wrong sums on this CPU for weights "
+                                 f"{tuple(weight.shape)}: use precision 'float32'")
+
+    def _pad_channels(self, multiple: int) -> None:
+        extra = -self.in_channels % multiple
+        self.codes = F.pad(self.codes[:, :self.in_channels], (0, 0, 0, 0, 0, extra))
+
+    def exact(self) -> bool:
+        """Whether oneDNN gives this layer's exact sums on a random probe (two zero points)."""
+        kh, kw = self.codes.shape[2:]
+        gen = torch.Generator().manual_seed(0)
+        q = torch.randint(0, 256, (1, self.in_channels, kh + 4, kw + 2), generator=gen, dtype=torch.uint8)
+        w = self.codes[:, :self.in_channels].double() * self.w_scales[:, None, None, None]
+        for zero in (0, 7):
+            want = F.conv2d((q.double() - zero) / _LEVELS, w, None if self.bias is None else self.bias.double(),
+                            self.stride, self.padding)
+            got = self(q.contiguous(memory_format=torch.channels_last), 1.0 / _LEVELS, zero).double()
+            if (got - want).abs().max() > 1e-4 * (1.0 + want.abs().max()):
+                return False
+        return True
 
     def __call__(self, q: torch.Tensor, scale: float, zero: int) -> torch.Tensor:
         onednn = torch.ops.onednn
+        if self.codes.shape[1] > q.shape[1]:  # channels padded with real zeros
+            q = F.pad(q, (0, 0, 0, 0, 0, self.codes.shape[1] - q.shape[1]), value=zero)
+            q = q.contiguous(memory_format=torch.channels_last)
         packed = onednn.qconv_prepack(self.codes, self.w_scales, scale, zero, self.stride, self.padding,
                                       [1, 1], 1, None)
         return onednn.qconv2d_pointwise(q, scale, zero, packed, self.w_scales, self.w_zeros, self.bias,

@@ -57,6 +57,25 @@ def test_int8_refuses_what_it_does_not_run():
 
 
 @needs_vnni
+def test_int8_layers_sum_exactly_with_channels_padded_where_onednn_does_not():
+    """Every 8-bit layer of the packaged networks gives the exact sums of its codes (oneDNN on
+    CPUs with AMX units gets some shapes wrong, the multi-pitch prefilter's among them: such a
+    layer runs with its input channels padded), and padding changes no output."""
+    from chromatool.deep import load_model
+
+    for name, output in ((None, "chroma"), ("ctc-chroma-large", "chroma"), (None, "pitch")):
+        for layer, _ in int8.Int8Network(load_model(name, output=output).model).layers:
+            assert getattr(layer, "conv", layer).exact()
+    torch.manual_seed(0)
+    w, b = torch.randn(80, 24, 5, 8), torch.randn(80)  # the packaged multi-pitch prefilter's shape
+    plain = int8.QuantizedConv(w, b, padding=(2, 0))
+    padded = int8.QuantizedConv(w, b, padding=(2, 0), channel_multiple=int8.CHANNEL_MULTIPLE)
+    assert padded.codes.shape[1] == int8.CHANNEL_MULTIPLE and padded.exact()
+    q, scale, zero = int8.quantize_input(torch.rand(1, 24, 50, 30).contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(plain(q, scale, zero), padded(q, scale, zero), atol=1e-4)
+
+
+@needs_vnni
 def test_packaged_models_in_int8_follow_float32():
     """On a real orchestra recording: the deep chroma's frames within 0.01 of float32's in
     cosine, the pitch salience's decisions at the default threshold on 99 % of the cells."""
