@@ -34,26 +34,10 @@ mkdir -p "$RUNS"
 "$CT" dataset "$WORK/asap2" --asap ../shared/data/asap --pieces 60 --seed 13 --max-seconds 150 \
     --exclude "$WORK/piano-valid/bce.csv" --jobs 2 --skip-existing
 
-merge() {  # merge OUT KIND DIR...: the DIRs' KIND.csv (bce, ctc) in one manifest (paths relative to WORK)
-  local out=$1 kind=$2; shift 2
-  { head -1 "$WORK/$1/$kind.csv"
-    for d in "$@"; do
-      tail -n +2 "$WORK/$d/$kind.csv" | sed "s|^audio/|$d/audio/|; s|,labels/|,$d/labels/|; s|,themes/|,$d/themes/|"
-    done
-  } > "$WORK/$out"
-}
+source scripts/train_lib.sh  # merge, stage
 merge all.csv bce scores asap        # the multipitch data: score renders and human piano performances
 merge all2.csv bce scores more asap2  # the deep chroma's second CE stage: ensembles and piano
 merge ctc2.csv ctc scores more        # its CTC stage: the theme excerpts of all score renders
-
-stage() {  # stage NAME MINUTES ARGS...: train, or continue the stage's last state
-  local name=$1 minutes=$2; shift 2
-  local var="STAGE_MINUTES_$name"
-  minutes=${!var:-$minutes}
-  local resume=""
-  [ -f "$RUNS/$name.last.pt" ] && resume="--resume"
-  "$CT" train "$@" -o "$RUNS/$name.pt" $COMMON --max-minutes "$minutes" $resume
-}
 
 # ctc-chroma (the paper's size), as scripts/train_default_models.sh, each stage from the last:
 # a. its 216-bin salience on all notes (strongly aligned pre-training)
