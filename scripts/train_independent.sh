@@ -14,6 +14,9 @@
 # every stage from its last state. A stage's budget (minutes of training in all its sessions)
 # can be raised with STAGE_MINUTES_<name>. bfloat16 autocast where the CPU has bfloat16 units
 # (2.4x the default forms' steps on an AMX Xeon, benchmarks/train_step.py), float32 elsewhere.
+# The budgets are set for such a CPU, where a salience step with its HCQT cache takes 0.3 s
+# (train_realistic.sh's took 8 s on session 13's machine): 30 minutes is 6,000 steps, four times
+# its salience stage; on a slower machine raise them.
 # The result joins retrieve's fused default only when benchmarks/deep_retrieval.py measures the
 # fusion with it above the fusion without it, on sets rendered after the choice.
 set -euo pipefail
@@ -31,10 +34,10 @@ source scripts/train_lib.sh  # merge, stage
 
 # a. the 216-bin salience of all notes; b. of the top voice; c. the 13 CTC classes frame-wise
 # along the top voice's onset path; d. CTC on the weakly aligned theme excerpts
-stage salience 200 --loss bce --arch ctc-chroma --voices all --data "$WORK/scores/bce.csv"
-stage melody 60 --loss bce --arch ctc-chroma --init "$RUNS/salience.pt" --data "$WORK/scores/bce.csv"
-stage ce 120 --loss ce --init "$RUNS/melody.pt" --data "$WORK/scores/bce.csv"
-stage ctc 40 --loss ctc --init "$RUNS/ce.pt" --data "$WORK/scores/ctc.csv" --lr 3e-4
+stage salience 30 --loss bce --arch ctc-chroma --voices all --data "$WORK/scores/bce.csv"
+stage melody 15 --loss bce --arch ctc-chroma --init "$RUNS/salience.pt" --data "$WORK/scores/bce.csv"
+stage ce 30 --loss ce --init "$RUNS/melody.pt" --data "$WORK/scores/bce.csv"
+stage ctc 15 --loss ctc --init "$RUNS/ce.pt" --data "$WORK/scores/ctc.csv" --lr 3e-4
 # e-f need 160 more score renders and 60 human piano performances outside the piano
 # validation set (rendered here to be excluded), as train_realistic.sh's, with other seeds
 "$CT" dataset "$WORK/more" --composers "$TRAIN_COMPOSERS" --pieces ${MORE_PIECES:-160} --seed 21 --jobs 2 --skip-existing
@@ -47,5 +50,5 @@ stage ctc 40 --loss ctc --init "$RUNS/ce.pt" --data "$WORK/scores/ctc.csv" --lr 
 # 0.669 on Monteverdi where its stage d had 0.630)
 merge all2.csv bce scores more asap2
 merge ctc2.csv ctc scores more
-stage ce2 90 --loss ce --init "$RUNS/ce.pt" --data "$WORK/all2.csv" --lr 5e-4
-stage ctc2 40 --loss ctc --init "$RUNS/ce2.pt" --data "$WORK/ctc2.csv" --lr 3e-4
+stage ce2 30 --loss ce --init "$RUNS/ce.pt" --data "$WORK/all2.csv" --lr 5e-4
+stage ctc2 15 --loss ctc --init "$RUNS/ce2.pt" --data "$WORK/ctc2.csv" --lr 3e-4
