@@ -25,7 +25,7 @@ WORK=${1:-${TMPDIR:-/tmp}/chromatool-indep}
 CT=${CHROMATOOL:-.venv/bin/chromatool}
 RUNS=${RUNS:-runs/indep}
 TRAIN_COMPOSERS=bach,palestrina,trecento,josquin,cpebach,corelli,handel,ciconia,luca,lusitano,essenFolksong,oneills1850,airdsAirs
-PRECISION=$(.venv/bin/python -c "from chromatool.device import resolve_precision; p = resolve_precision('auto'); print(p if p == 'bfloat16' else 'float32')")
+PRECISION=$(${PYTHON:-.venv/bin/python} -c "from chromatool.device import resolve_precision; p = resolve_precision('auto'); print(p if p == 'bfloat16' else 'float32')")
 COMMON="--seed 1 --threads 2 --cache $WORK/cache --steps-per-epoch 100 --patience 3 --max-halvings 3 --precision $PRECISION"
 mkdir -p "$RUNS"
 

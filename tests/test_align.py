@@ -245,6 +245,7 @@ def test_refinement_looks_again_where_the_path_strayed(tmp_path):
     np.testing.assert_allclose(on, truth, atol=0.02)
     assert anchors.shape == (2, 4)
 
+
 def test_a_chord_after_its_bass_is_placed_at_its_notes_median(tmp_path, monkeypatch):
     """A pianist's bass 0.12 s before the three notes above it: the loud bass is the group's
     strongest rise, but the group (and the beat on it) goes to the median of its notes' onsets,
