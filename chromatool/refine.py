@@ -61,7 +61,12 @@ SECOND_LOOK_SECONDS: float = 0.05
 #: there; the group moves to the median of those onsets (where ASAP's annotations put a beat:
 #: the median onset of its notes). 0 seconds turns it off. On 22 ASAP performances: 293 → 278
 #: of 4,776 beats off by 100 ms or more (ratio 2: 281, 1.2: 279; from pitch 40: 283, 55: 276).
-SPREAD_SECONDS: float = 0.15
+#: The window ends SPREAD_NEXT_SHARE of the way to the next group's time, where a pitch's
+#: strongest rise may be the next group's note: with that bound 0.5 s reaches a pianist's bass
+#: played 0.2-0.45 s before the chord, 278 → 271 (0.3 s: 277; unbounded 0.25 s: 301, 0.4 s: 507;
+#: share 0.5: 275, 0.7 or 0.9: 271).
+SPREAD_SECONDS: float = 0.5
+SPREAD_NEXT_SHARE: float = 0.8
 SPREAD_RATIO: float = 1.5
 SPREAD_MIN_PITCH: int = 48
 #: ... for groups whose score notes are all keyboard parts (General MIDI programs 0-7: pianos,
@@ -159,7 +164,10 @@ def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, featu
         keyboard = np.isin(notes.program, SPREAD_PROGRAMS)
         for g in np.flatnonzero(found):
             if keyboard[members[g]].all():
-                out[g] = _chord_centre(O, notes.pitch[members[g]], out[g], feature_rate)
+                end = out[g] + SPREAD_SECONDS
+                if g + 1 < keys.size:
+                    end = min(end, out[g] + SPREAD_NEXT_SHARE * (out[g + 1] - out[g]))
+                out[g] = _chord_centre(O, notes.pitch[members[g]], out[g], end, feature_rate)
         out[found] = np.maximum.accumulate(out[found])
     if lag and found.any():
         g = np.flatnonzero(found)
@@ -207,14 +215,14 @@ def _peaks(O: np.ndarray, pitches: np.ndarray, centre: float, window: float, fea
     return (a + j + frac) / feature_rate, s[j] / ref
 
 
-def _chord_centre(O: np.ndarray, pitches: np.ndarray, t: float, feature_rate: float) -> float:
+def _chord_centre(O: np.ndarray, pitches: np.ndarray, t: float, end_t: float, feature_rate: float) -> float:
     """The median onset of ``pitches`` (those from ``SPREAD_MIN_PITCH`` up, whose CQT windows
     are short) around a group placed at ``t``: a pitch begins at ``t`` unless its strongest rise
-    in the ``SPREAD_SECONDS`` after ``t`` is ``SPREAD_RATIO`` times its rise at ``t`` (within a
-    frame) and a candidate's strength (``MIN_RELATIVE_STRENGTH``); ``t`` for fewer than two."""
+    after ``t`` and up to ``end_t`` (seconds) is ``SPREAD_RATIO`` times its rise at ``t`` (within
+    a frame) and a candidate's strength (``MIN_RELATIVE_STRENGTH``); ``t`` for fewer than two."""
     N = O.shape[1]
     k = int(round(t * feature_rate))
-    end, ctx = min(N, k + int(round(SPREAD_SECONDS * feature_rate)) + 1), int(round(feature_rate))
+    end, ctx = min(N, int(end_t * feature_rate) + 1), int(round(feature_rate))
     if k + 2 >= end:  # at the recording's end: nothing after t to look at
         return t
     times = []

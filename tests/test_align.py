@@ -275,6 +275,34 @@ def test_a_chord_after_its_bass_is_placed_at_its_notes_median(tmp_path, monkeypa
     assert abs(on[0] - 0.4) < 0.021  # turned off: the bass's rise
 
 
+def test_the_chord_centre_looks_as_far_as_the_next_chord(tmp_path):
+    """A bass 0.35 s before its chord (a Romantic pianist's habit) still goes to the chord's
+    median onset; a quiet chord struck again loudly 0.2 s later keeps its own time, since each
+    pitch is sought only up to SPREAD_NEXT_SHARE of the way to the next group's time."""
+    from dataclasses import replace
+
+    from chromatool import refine
+    from chromatool.score import read_score
+
+    def placed(groups, hits, path):
+        f = tmp_path / f"{len(groups)}.csv"
+        f.write_text("Start;Duration;Pitch\n" + "".join(f"{s};0.2;{p}\n" for s in groups for p in (36, 60, 64, 67)))
+        notes = read_score(f)
+        notes = replace(notes, program=np.zeros(len(notes), int))  # a piano
+        C = np.zeros((216, 150), np.float32)
+        for p, t, amp in hits:
+            C[(p - 24) * 3 + 1, int(round(t * 50)):int(round(t * 50)) + 20] = amp
+        return refine.refine_onset_groups(notes, np.repeat(path, 4), C, 50.0, lag=False)[0][::4]
+
+    late = [(36, 0.4, 3.0), *[(p, 0.75, 1.0) for p in (60, 64, 67)], *[(p, 1.5, 1.0) for p in (36, 60, 64, 67)]]
+    on = placed((0.0, 1.0), late, [0.42, 1.5])
+    np.testing.assert_allclose(on, [0.75, 1.5], atol=0.021)
+    again = [(36, 0.4, 3.0), *[(p, 0.4, 0.01) for p in (60, 64, 67)], *[(p, 0.6, 3.0) for p in (36, 60, 64, 67)],
+             *[(p, 1.5, 1.0) for p in (36, 60, 64, 67)]]
+    on = placed((0.0, 0.2, 1.0), again, [0.4, 0.6, 1.5])
+    np.testing.assert_allclose(on, [0.4, 0.6, 1.5], atol=0.021)
+
+
 def test_dtw_features_tell_registers_apart_where_chroma_cannot():
     """A C2 and a C5 have the same chroma; the per-semitone part of the DTW features keeps them
     apart, at the weights PITCH_WEIGHTS gives (and not at all with weight 0)."""
