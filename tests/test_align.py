@@ -303,6 +303,33 @@ def test_the_chord_centre_looks_as_far_as_the_next_chord(tmp_path):
     np.testing.assert_allclose(on, [0.4, 0.6, 1.5], atol=0.021)
 
 
+def test_a_note_after_an_unwritten_pause_is_found_between_its_placed_neighbours(tmp_path, monkeypatch):
+    """The pianist plays E4 early and then pauses 2 s before G4; the path puts E4 a second late,
+    out of the refinement's reach, and the line between the placed neighbours is no nearer. The
+    gap search finds E4's rise between them, in a piano score only (GAP_MAX_GROUPS)."""
+    from dataclasses import replace
+
+    from chromatool import refine
+    from chromatool.score import read_score
+
+    path = tmp_path / "notes.csv"
+    path.write_text("Start;Duration;Pitch\n0.0;1.0;60\n1.0;1.0;64\n2.0;1.0;67\n")
+    unknown = read_score(path)
+    piano = replace(unknown, program=np.zeros(len(unknown), int))
+    C = np.zeros((216, 250), np.float32)
+    for p, t in [(60, 0.5), (64, 1.2), (67, 3.5)]:
+        C[(p - 24) * 3 + 1, int(t * 50):int(t * 50) + 30] = 1.0
+    path_times = np.array([0.5, 2.2, 3.5])
+    on, anchors = refine.refine_onset_groups(piano, path_times, C, 50.0, lag=False)
+    np.testing.assert_allclose(on, [0.5, 1.2, 3.5], atol=0.021)
+    assert anchors.shape == (2, 3)
+    on, _ = refine.refine_onset_groups(unknown, path_times, C, 50.0, lag=False)
+    assert abs(on[1] - 1.2) > 0.5  # not a keyboard score: left where the path has it
+    monkeypatch.setattr(refine, "GAP_MAX_GROUPS", 0)
+    on, _ = refine.refine_onset_groups(piano, path_times, C, 50.0, lag=False)
+    assert abs(on[1] - 1.2) > 0.5  # turned off
+
+
 def test_dtw_features_tell_registers_apart_where_chroma_cannot():
     """A C2 and a C5 have the same chroma; the per-semitone part of the DTW features keeps them
     apart, at the weights PITCH_WEIGHTS gives (and not at all with weight 0)."""
