@@ -51,4 +51,6 @@ stage ctc 15 --loss ctc --init "$RUNS/ce.pt" --data "$WORK/scores/ctc.csv" --lr 
 merge all2.csv bce scores more asap2
 merge ctc2.csv ctc scores more
 stage ce2 30 --loss ce --init "$RUNS/ce.pt" --data "$WORK/all2.csv" --lr 5e-4
-stage ctc2 15 --loss ctc --init "$RUNS/ce2.pt" --data "$WORK/ctc2.csv" --lr 3e-4
+# ctc2: 40 minutes (session 34: 15 ran 5 epochs while benchmarks shared the cores; it stopped
+# early at epoch 21 of 40)
+stage ctc2 40 --loss ctc --init "$RUNS/ce2.pt" --data "$WORK/ctc2.csv" --lr 3e-4
