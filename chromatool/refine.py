@@ -174,17 +174,16 @@ def refine_onset_groups(notes: NoteList, onset: np.ndarray, C: np.ndarray, featu
         if again.size:
             choice = _viterbi(T, U, score_t, feature_rate)
     keyboard = np.isin(notes.program, SPREAD_PROGRAMS)
-    if GAP_MAX_GROUPS > 0:
-        _search_gaps(O, notes.pitch, members, [keyboard[m].all() for m in members], T, U, choice, feature_rate)
+    keyboard = np.array([keyboard[m].all() for m in members])  # per group: all its notes
+    _search_gaps(O, notes.pitch, members, keyboard, T, U, choice, feature_rate)
     out = T[np.arange(keys.size), choice]
     found = choice > 0
     if SPREAD_SECONDS > 0:
-        for g in np.flatnonzero(found):
-            if keyboard[members[g]].all():
-                end = out[g] + SPREAD_SECONDS
-                if g + 1 < keys.size:
-                    end = min(end, out[g] + SPREAD_NEXT_SHARE * (out[g + 1] - out[g]))
-                out[g] = _chord_centre(O, notes.pitch[members[g]], out[g], end, feature_rate)
+        for g in np.flatnonzero(found & keyboard):
+            end = out[g] + SPREAD_SECONDS
+            if g + 1 < keys.size:
+                end = min(end, out[g] + SPREAD_NEXT_SHARE * (out[g + 1] - out[g]))
+            out[g] = _chord_centre(O, notes.pitch[members[g]], out[g], end, feature_rate)
         out[found] = np.maximum.accumulate(out[found])
     if lag and found.any():
         g = np.flatnonzero(found)
@@ -232,7 +231,7 @@ def _peaks(O: np.ndarray, pitches: np.ndarray, centre: float, window: float, fea
     return (a + j + frac) / feature_rate, s[j] / ref
 
 
-def _search_gaps(O: np.ndarray, pitch: np.ndarray, members: list, keyboard: list, T: np.ndarray, U: np.ndarray,
+def _search_gaps(O: np.ndarray, pitch: np.ndarray, members: list, keyboard: np.ndarray, T: np.ndarray, U: np.ndarray,
                  choice: np.ndarray, feature_rate: float) -> None:
     """Place unplaced keyboard groups between two placed ones far apart in the recording at the
     strongest rise of their pitches in between (``GAP_*``), in place: a chosen rise becomes the
